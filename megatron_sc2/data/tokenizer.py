@@ -1,0 +1,120 @@
+"""Tokenizers behind one small interface, chosen by Megatron-LM's `--tokenizer-type` names.
+
+Encoding adds nothing (no BOS, no post-processing): preprocessing appends the EOD token
+itself, and FIM re-encodes fragments that must not gain extra tokens. Decoding keeps special
+tokens, so `<file_sep>` and friends survive a decode/encode round trip. Special ids are
+always looked up by name (`token_id`), never assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from megatron_sc2.data.special_tokens import EOD
+
+
+class Tokenizer(Protocol):
+    vocab_size: int
+    eod: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def token_id(self, name: str) -> int: ...
+
+
+class HuggingFaceTokenizer:
+    """A Hugging Face `tokenizers` model: a `tokenizer.json`, or a folder holding one."""
+
+    def __init__(self, path: str | Path):
+        from tokenizers import Tokenizer as _HFTokenizer
+
+        self.path = str(path)
+        file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(
+                f"no Hugging Face tokenizer at {path} (expected a tokenizer.json or a folder with one)"
+            )
+        self._tok = _HFTokenizer.from_file(str(file))
+        self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+        self.eod = self.token_id(EOD)
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self._tok.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode(list(ids), skip_special_tokens=False)
+
+    def token_id(self, name: str) -> int:
+        token_id = self._tok.token_to_id(name)
+        if token_id is None:
+            raise KeyError(f"token {name!r} is not in the tokenizer {self.path}")
+        return token_id
+
+    def __reduce__(self):
+        return type(self), (self.path,)
+
+
+class SentencePieceTokenizer:
+    """A sentencepiece `.model`. EOD is `<|endoftext|>` if the model has it, else its EOS piece."""
+
+    def __init__(self, path: str | Path):
+        import sentencepiece
+
+        self.path = str(path)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no sentencepiece model at {path}")
+        self._sp = sentencepiece.SentencePieceProcessor(model_file=self.path)
+        self.vocab_size = self._sp.get_piece_size()
+        self.eod = self._eod()
+
+    def _eod(self) -> int:
+        try:
+            return self.token_id(EOD)
+        except KeyError:
+            if self._sp.eos_id() < 0:
+                raise KeyError(
+                    f"sentencepiece model {self.path} has neither {EOD!r} nor an EOS piece"
+                ) from None
+            return self._sp.eos_id()
+
+    def encode(self, text: str) -> list[int]:
+        return self._sp.encode(text)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self._sp.encode(list(texts))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._sp.decode(list(ids))
+
+    def token_id(self, name: str) -> int:
+        token_id = self._sp.piece_to_id(name)
+        if self._sp.id_to_piece(token_id) != name:  # unknown pieces map to <unk>
+            raise KeyError(f"token {name!r} is not in the sentencepiece model {self.path}")
+        return token_id
+
+    def __reduce__(self):
+        return type(self), (self.path,)
+
+
+TOKENIZER_TYPES = {
+    "HuggingFaceTokenizer": HuggingFaceTokenizer,
+    "SentencePieceTokenizer": SentencePieceTokenizer,
+}
+
+
+def load_tokenizer(tokenizer_type: str, tokenizer_model: str | Path) -> Tokenizer:
+    """The tokenizer for `--tokenizer-type` / `--tokenizer-model`."""
+    if tokenizer_type not in TOKENIZER_TYPES:
+        raise ValueError(
+            f"unknown --tokenizer-type {tokenizer_type!r}; choose one of {sorted(TOKENIZER_TYPES)}"
+        )
+    return TOKENIZER_TYPES[tokenizer_type](tokenizer_model)

@@ -1,0 +1,163 @@
+#!/usr/bin/env python
+"""Train a StarCoder2-style byte-level BPE tokenizer on JSONL code.
+
+The tokenizer matches StarCoder2's design (reference/starcoder2.md §3): byte-level BPE whose
+pre-tokenizer splits digits individually and then applies the GPT-2 byte-level regex, with
+StarCoder2's special tokens first (`<|endoftext|>` gets id 0). The output folder holds a
+`tokenizer.json` read by `megatron_sc2.data.tokenizer` (`--tokenizer-type HuggingFaceTokenizer`)
+and the config files `transformers.AutoTokenizer.from_pretrained` needs.
+
+Example:
+    python tools/train_tokenizer.py data/*.jsonl.gz --output-dir my-tokenizer --vocab-size 49152
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Input records are JSON objects, one per line; files may be .jsonl or .jsonl.gz.",
+    )
+    parser.add_argument(
+        "inputs", nargs="+", type=Path, help="JSONL files, or folders searched for *.jsonl[.gz]"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, required=True, help="folder to write the tokenizer files to"
+    )
+    parser.add_argument(
+        "--vocab-size", type=int, default=49152, help="vocabulary size, special tokens included"
+    )
+    parser.add_argument(
+        "--json-key", default="content", help="record key holding the text (default: content)"
+    )
+    args = parser.parse_args(argv)
+    if args.vocab_size <= len(SPECIAL_TOKENS) + 256:
+        parser.error(f"--vocab-size must exceed {len(SPECIAL_TOKENS) + 256} (special tokens + 256 bytes)")
+    return args
+
+
+def input_files(inputs: list[Path]) -> list[Path]:
+    files = []
+    for path in inputs:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"input {path} does not exist")
+    if not files:
+        raise FileNotFoundError(f"no .jsonl or .jsonl.gz files in {', '.join(map(str, inputs))}")
+    return files
+
+
+def read_texts(files: list[Path], key: str) -> Iterator[str]:
+    for file in files:
+        opener = gzip.open if file.name.endswith(".gz") else open
+        with opener(file, "rt", encoding="utf-8") as lines:
+            for line_number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{file}:{line_number}: invalid JSON ({error})") from None
+                if not isinstance(record, dict) or key not in record:
+                    raise KeyError(f"{file}:{line_number}: record has no key {key!r} (set --json-key)")
+                yield record[key]
+
+
+def build_tokenizer() -> Tokenizer:
+    """An untrained StarCoder-style byte-level BPE."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def transformers_configs() -> dict[str, dict]:
+    """What `transformers.AutoTokenizer` reads beside tokenizer.json (bos = eos = unk = EOD)."""
+    special = {"bos_token": EOD, "eos_token": EOD, "unk_token": EOD}
+    return {
+        "tokenizer_config.json": {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "add_prefix_space": False,
+            "clean_up_tokenization_spaces": False,
+            "model_max_length": 1_000_000_000_000_000_019_884_624_838_656,
+            **special,
+            "additional_special_tokens": list(SPECIAL_TOKENS),
+        },
+        "special_tokens_map.json": {**special, "additional_special_tokens": list(SPECIAL_TOKENS)},
+    }
+
+
+def write_atomically(tokenizer: Tokenizer, output_dir: Path) -> None:
+    """Write every file under a temporary name first, so a failure leaves nothing half-written."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".train_tokenizer-", dir=output_dir))
+    try:
+        tokenizer.save(str(staging / "tokenizer.json"))
+        for name, content in transformers_configs().items():
+            (staging / name).write_text(json.dumps(content, indent=2) + "\n")
+        for file in staging.iterdir():
+            os.replace(file, output_dir / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    files = input_files(args.inputs)
+    print(f"training a {args.vocab_size}-token byte-level BPE on {len(files)} file(s), key {args.json_key!r}")
+    tokenizer = build_tokenizer()
+    trainer = trainers.BpeTrainer(
+        vocab_size=args.vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=sys.stderr.isatty(),
+    )
+    start = time.perf_counter()
+    num_chars = 0
+
+    def texts():
+        nonlocal num_chars
+        for number, text in enumerate(read_texts(files, args.json_key), 1):
+            num_chars += len(text)
+            if number % 100_000 == 0:
+                print(f"  read {number:,} records, {num_chars / 1e6:,.1f} M characters", flush=True)
+            yield text
+
+    tokenizer.train_from_iterator(texts(), trainer=trainer)
+    if tokenizer.token_to_id(EOD) != 0:
+        raise RuntimeError(f"{EOD} did not get id 0")
+    write_atomically(tokenizer, args.output_dir)
+    print(
+        f"wrote {args.output_dir}/tokenizer.json: vocab {tokenizer.get_vocab_size()}, "
+        f"{num_chars / 1e6:,.1f} M characters in {time.perf_counter() - start:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
