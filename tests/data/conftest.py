@@ -72,3 +72,44 @@ def sc2_tokenizer(sc2_tokenizer_dir):
     from megatron_sc2.data.tokenizer import load_tokenizer
 
     return load_tokenizer("HuggingFaceTokenizer", sc2_tokenizer_dir)
+
+
+def repository_documents(records: list[dict], files_per_repository: int = 3) -> list[str]:
+    """StarCoder2 repository-context documents (reference §4.1) from consecutive records of one
+    repository; every other document carries the `<repo_name>` and path metadata."""
+    from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
+
+    documents = []
+    by_repository: dict[str, list[dict]] = {}
+    for record in records:
+        by_repository.setdefault(record["repository"], []).append(record)
+    for repository, files in by_repository.items():
+        for start in range(0, len(files), files_per_repository):
+            chunk = files[start : start + files_per_repository]
+            if len(documents) % 2 == 0:
+                body = "".join(f"{FILE_SEP}{f['path']}\n{f['content']}" for f in chunk)
+                documents.append(f"{REPO_NAME}{repository}{body}")
+            else:
+                documents.append("".join(f"{FILE_SEP}{f['content']}" for f in chunk))
+    return documents
+
+
+def write_indexed_dataset(prefix: Path, documents: list[str], tokenizer) -> str:
+    """Megatron `.bin`/`.idx` files, one document (EOD-terminated) per repository."""
+    import numpy as np
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    builder = IndexedDatasetBuilder(f"{prefix}.bin", dtype=np.uint16)
+    for ids in tokenizer.encode_batch(documents):
+        ids.append(tokenizer.eod)
+        builder.add_document(np.array(ids, dtype=np.uint16), [len(ids)])
+    builder.finalize(f"{prefix}.idx")
+    return str(prefix)
+
+
+@pytest.fixture(scope="session")
+def stdlib_indexed_dataset(tmp_path_factory, stdlib_records, sc2_tokenizer) -> str:
+    """The prefix of a Megatron dataset (`{prefix}.bin/.idx`) of stdlib repositories."""
+    folder = tmp_path_factory.mktemp("indexed")
+    documents = repository_documents(stdlib_records)
+    return write_indexed_dataset(folder / "stdlib_content_document", documents, sc2_tokenizer)

@@ -1,0 +1,110 @@
+"""Train/valid/test datasets: megatron-core's GPTDataset over `--data-path` blends, with StarCoder2 FIM.
+
+megatron-core does the work (document/sample/shuffle indices, blending, index caches); this
+module adapts our tokenizer to it and adds FIM as a GPTDataset subclass that rewrites each
+packed window of `seq_length + 1` tokens before GPTDataset derives tokens, labels, loss mask
+and positions from it, so labels always stay the tokens shifted by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+from megatron.core.datasets.utils import get_blend_from_list
+
+from megatron_sc2.data.fim import FIMConfig, FIMTransform
+from megatron_sc2.data.tokenizer import Tokenizer
+
+
+class MegatronCoreTokenizer:
+    """The attributes megatron-core's datasets read: `eod`, `vocab_size`, and a cache identity.
+
+    No `pad` on purpose: GPTDataset then pads short windows with -1, which it masks out of the
+    loss, instead of a real token id.
+    """
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.eod = tokenizer.eod
+        self.vocab_size = tokenizer.vocab_size
+        self.unique_identifiers = {"class": type(tokenizer).__name__, "vocab_size": tokenizer.vocab_size}
+
+
+@dataclass
+class SC2DatasetConfig(GPTDatasetConfig):
+    fim: FIMConfig | None = None
+
+
+class FIMGPTDataset(GPTDataset):
+    """GPTDataset whose windows go through StarCoder2 FIM.
+
+    A sample's randomness depends only on (seed, dataset name, split, sample index), so it is
+    the same on every rank and worker and after any resume.
+    """
+
+    def __init__(self, indexed_dataset, dataset_path, indexed_indices, num_samples, index_split, config):
+        super().__init__(indexed_dataset, dataset_path, indexed_indices, num_samples, index_split, config)
+        self.fim = FIMTransform(config.fim, config.tokenizer.tokenizer)
+        name = f"{Path(dataset_path).name}:{index_split.name}".encode()
+        self.rng_key = int.from_bytes(hashlib.md5(name, usedforsecurity=False).digest()[:8], "little")
+
+    def _query_document_sample_shuffle_indices(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        window, document_ids = super()._query_document_sample_shuffle_indices(idx)
+        rng = np.random.default_rng([self.config.random_seed, self.rng_key, idx])
+        length = len(window) - np.count_nonzero(window == self._pad_token_id)  # pads only trail
+        window[:length] = self.fim(window[:length], rng)
+        return window, document_ids
+
+
+def build_datasets(
+    data_path: list[str],
+    split: str,
+    seq_length: int,
+    seed: int,
+    tokenizer: Tokenizer,
+    num_samples: tuple[int, int, int],
+    cache_path: str | None = None,
+    fim: FIMConfig | None = None,
+) -> tuple:
+    """The (train, valid, test) datasets; a split with weight 0 in `split` gives None.
+
+    `data_path` is Megatron's `--data-path`: one prefix, or `weight prefix weight prefix ...`.
+    `num_samples` is the number of samples each split must provide. Items are GPTDataset's
+    dicts: `tokens`, `labels`, `loss_mask`, `position_ids` (no attention mask: the model's
+    attention applies the causal / sliding-window mask itself). Call on every rank.
+    """
+    blend = get_blend_from_list(list(data_path))
+    for prefix in blend[0]:
+        check_prefix(prefix)
+    config = SC2DatasetConfig(
+        random_seed=seed,
+        sequence_length=seq_length,
+        blend=blend,
+        split=split,
+        path_to_cache=cache_path,
+        tokenizer=MegatronCoreTokenizer(tokenizer),
+        reset_position_ids=False,
+        reset_attention_mask=False,
+        eod_mask_loss=False,
+        create_attention_mask=False,
+        fim=fim,
+    )
+    dataset_class = FIMGPTDataset if fim is not None and fim.rate > 0 else GPTDataset
+    builder = BlendedMegatronDatasetBuilder(dataset_class, list(num_samples), lambda: True, config)
+    return tuple(builder.build())
+
+
+def check_prefix(prefix: str) -> None:
+    """Fail on every rank, naming the prefix, before megatron-core would fail on rank 0 alone."""
+    missing = [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
+    if not missing:
+        return
+    hint = ""
+    if Path(f"{prefix}_content_document.idx").is_file():
+        hint = f"; did you mean {prefix}_content_document?"
+    raise FileNotFoundError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
