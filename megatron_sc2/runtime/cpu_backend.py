@@ -1,0 +1,119 @@
+"""Let megatron-core run on a machine without CUDA, with the CPU as its device.
+
+megatron-core assumes a CUDA device: it allocates with `device="cuda"` or
+`torch.cuda.current_device()`, checks `tensor.type() == "torch.cuda.FloatTensor"`,
+synchronizes streams and keeps its model-parallel RNG states in the CUDA generator
+(reference/megatron-core-on-cpu.md lists what breaks). Rather than patching each of
+those call sites, this module states one rule at the torch boundary: when CUDA is
+absent, "the CUDA device" means the CPU.
+
+- A torch function mode rewrites CUDA device arguments (factory functions, `.to`,
+  `.cuda()`) to the CPU, and reports CPU tensor types under their CUDA names so
+  megatron-core's dtype checks see "its device".
+- `torch.cuda.current_device` names the CPU; `torch.cuda.synchronize` has nothing to wait for.
+- The model-parallel RNG tracker keeps CPU generator states, with megatron-core's
+  `add`/`fork`/`get_states`/`set_states` contract.
+
+`activate()` does nothing when CUDA is available: GPU runs never touch this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+SUPPORTED_MEGATRON_CORE = ("0.16.1",)
+
+log = logging.getLogger(__name__)
+_mode: TorchFunctionMode | None = None
+
+
+def _is_cuda(device) -> bool:
+    if isinstance(device, torch.device):
+        return device.type == "cuda"
+    if isinstance(device, int) and not isinstance(device, bool):
+        return True  # a bare index is a CUDA ordinal in torch's device parsing
+    return isinstance(device, str) and device.startswith("cuda")
+
+
+class _CudaIsCpu(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if "device" in kwargs and _is_cuda(kwargs["device"]):
+            kwargs["device"] = "cpu"
+        if func is torch.Tensor.cuda:
+            return args[0]
+        if func is torch.Tensor.to and len(args) > 1 and _is_cuda(args[1]):
+            args = (args[0], "cpu", *args[2:])
+        if func is torch.Tensor.type and len(args) == 1 and not kwargs:
+            name = func(*args)
+            return name.replace("torch.", "torch.cuda.", 1) if not name.startswith("torch.cuda.") else name
+        return func(*args, **kwargs)
+
+
+def _cpu_rng_tracker_class():
+    from megatron.core.tensor_parallel.random import CudaRNGStatesTracker
+
+    class CpuRNGStatesTracker(CudaRNGStatesTracker):
+        """megatron-core's tracker with the CPU generator standing in for the CUDA one."""
+
+        def add(self, name, seed):
+            self._is_initialized = True
+            if seed in self.seeds_:
+                raise Exception(f"seed {seed} already exists")
+            self.seeds_.add(seed)
+            if name in self.states_:
+                raise Exception(f"rng state {name} already exists")
+            self.states_[name] = torch.Generator().manual_seed(seed).get_state()
+
+        @contextlib.contextmanager
+        def fork(self, name="model-parallel-rng"):
+            if name not in self.states_:
+                raise Exception(f"rng state {name} is not added")
+            outer_state, outer_name = torch.get_rng_state(), self._current_state_name
+            torch.set_rng_state(self.states_[name])
+            self._current_state_name = name
+            try:
+                yield
+            finally:
+                self.states_[name] = torch.get_rng_state()
+                torch.set_rng_state(outer_state)
+                self._current_state_name = outer_name
+
+    return CpuRNGStatesTracker
+
+
+def check_megatron_core_version(version: str) -> None:
+    if version not in SUPPORTED_MEGATRON_CORE:
+        raise RuntimeError(
+            f"megatron_sc2's CPU backend was written and tested for megatron-core "
+            f"{', '.join(SUPPORTED_MEGATRON_CORE)}, but {version} is installed. On CPU, install "
+            f"megatron-core=={SUPPORTED_MEGATRON_CORE[-1]} (GPU runs do not use this backend), or "
+            f"re-verify the assumptions in megatron_sc2/runtime/cpu_backend.py and add the version."
+        )
+
+
+def active() -> bool:
+    return _mode is not None
+
+
+def activate() -> bool:
+    """Adapt megatron-core to the CPU if CUDA is absent; returns whether it did."""
+    global _mode
+    if torch.cuda.is_available() or _mode is not None:
+        return _mode is not None
+    import megatron.core
+    from megatron.core.tensor_parallel import random as mcore_random
+
+    check_megatron_core_version(megatron.core.__version__)
+    torch.cuda.current_device = lambda: torch.device("cpu")
+    torch.cuda.synchronize = lambda device=None: None
+    mcore_random._CUDA_RNG_STATE_TRACKER = _cpu_rng_tracker_class()()
+    mcore_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
+    _mode = _CudaIsCpu()
+    _mode.__enter__()
+    log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend)")
+    return True

@@ -1,0 +1,1 @@
+"""Pretraining: the loop, context-length stages, checkpoints, metrics."""
