@@ -1,0 +1,266 @@
+"""Export (our checkpoint -> HF folder) and import (HF folder -> our checkpoint), tensor by tensor.
+
+Each writes into a hidden staging folder next to its destination and renames it at the end, so
+a failed run leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.conversion import hf_io, megatron_io
+from megatron_sc2.conversion.hf_io import ConversionError, HFReader, TensorSpec
+from megatron_sc2.conversion.mapping import (
+    EXTRA_STATE_MODULES, Param, Transform, hf_shapes, megatron_shape, merge_qkv, pad_vocab, params, split_qkv,
+)
+from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite
+
+IMPORTED_ITERATION = 0
+DEFAULT_EOD_ID = 0  # <|endoftext|> in the StarCoder2 tokenizer
+
+
+@dataclass
+class Summary:
+    destination: Path
+    model: ModelConfig
+    files: list[str] = field(default_factory=list)
+    num_tensors: int = 0
+    num_bytes: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        rate = self.num_bytes / max(self.seconds, 1e-9) / 1e6
+        lines = [
+            f"wrote {self.destination}",
+            f"  {self.num_tensors} tensors, {self.num_bytes / 1e9:.3f} GB in {self.seconds:.1f} s ({rate:.0f} MB/s)",
+            f"  model: {self.model.num_layers} layers, hidden {self.model.hidden_size}, "
+            f"{self.model.num_attention_heads} heads / {self.model.num_query_groups} KV groups, "
+            f"vocab {self.model.vocab_size}, {'tied' if self.model.tie_embeddings else 'untied'} embeddings, "
+            f"{self.model.num_parameters() / 1e6:.1f}M parameters",
+            f"  files: {', '.join(self.files)}",
+        ]
+        return "\n".join(lines + [f"  {note}" for note in self.notes])
+
+
+class Progress:
+    """A byte-weighted progress bar over tensors (tqdm), or nothing."""
+
+    def __init__(self, total_bytes: int, description: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_bytes, desc=description, unit="B", unit_scale=True, dynamic_ncols=True)
+
+    def advance(self, name: str, num_bytes: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(name, refresh=False)
+            self.bar.update(num_bytes)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextmanager
+def staged(destination: Path) -> Iterator[Path]:
+    """A hidden sibling folder that becomes `destination` only if the block succeeds."""
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise ConversionError(f"{destination} already exists and is not empty; choose a new output folder")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.parent / f".{destination.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if destination.exists():
+        destination.rmdir()
+    staging.rename(destination)
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, tokenizer_model: Path | None = None,
+                 dtype: torch.dtype | None = None, max_shard_bytes: int = 5 * 10**9,
+                 progress: bool = True) -> Summary:
+    start = time.perf_counter()
+    reader = CheckpointReader(load, iteration)
+    model = reader.model
+    padded_vocab = _check_megatron_shapes(reader, model)
+    dtype = dtype or reader.metadata.state_dict_metadata[reader.locate("embedding.word_embeddings.weight")[0]] \
+        .properties.dtype
+    source = _HFTensors(reader, model)
+    specs = [TensorSpec(name, shape, dtype) for name, shape in hf_shapes(model).items()]
+    shards = hf_io.plan_shards(specs, max_shard_bytes)
+    names = hf_io.shard_file_names(len(shards))
+    summary = Summary(output, model, num_tensors=len(specs), num_bytes=sum(s.nbytes for s in specs))
+    bar = Progress(summary.num_bytes, "export", progress)
+
+    def produce(spec: TensorSpec) -> torch.Tensor:
+        tensor = source.get(spec.name)
+        bar.advance(spec.name, spec.nbytes)
+        return tensor
+
+    try:
+        with staged(output) as staging:
+            if tokenizer_model is not None:
+                eod_id = hf_io.write_tokenizer(staging, tokenizer_model)
+            else:
+                eod_id = DEFAULT_EOD_ID
+                summary.notes.append("no tokenizer written (pass --tokenizer-model PATH to include one)")
+            for shard, name in zip(shards, names):
+                hf_io.write_safetensors(staging / name, shard, produce)
+            hf_io.write_index(staging, shards, names)
+            hf_io.write_json(staging / "config.json", hf_io.hf_config(model, dtype, eod_id))
+            hf_io.write_generation_config(staging, eod_id)
+            summary.files = sorted(p.name for p in staging.iterdir())
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - start
+    summary.notes.insert(0, f"from {reader.folder} (iteration {reader.iteration}), dtype {dtype}, "
+                         f"vocab padding {padded_vocab} -> {model.vocab_size} rows removed")
+    return summary
+
+
+def _check_megatron_shapes(reader: CheckpointReader, model: ModelConfig) -> int:
+    """Every tensor the model needs, with the shape its config implies; returns the padded vocab size."""
+    embedding_rows = reader.shape("embedding.word_embeddings.weight")[0]
+    if embedding_rows < model.vocab_size:
+        raise ConversionError(
+            f"{reader.folder}: embedding.word_embeddings.weight has {embedding_rows} rows, fewer than the "
+            f"vocab size {model.vocab_size} in {megatron_io.CHECKPOINT_INFO_FILE}"
+        )
+    for param in params(model):
+        expected = megatron_shape(param, model, embedding_rows)
+        found = reader.shape(param.megatron, param.megatron_aliases)
+        if found != expected:
+            raise ConversionError(
+                f"{reader.folder}: tensor {param.megatron} has shape {found}, but the model config in "
+                f"{megatron_io.CHECKPOINT_INFO_FILE} implies {expected} (a checkpoint of another model?)"
+            )
+    return embedding_rows
+
+
+class _HFTensors:
+    """HF tensors computed from checkpoint tensors; the last fused QKV is kept for its k and v."""
+
+    def __init__(self, reader: CheckpointReader, model: ModelConfig):
+        self.reader, self.model = reader, model
+        self.by_name = {name: (param, i) for param in params(model) for i, name in enumerate(param.hf)}
+        self._last: tuple[str, tuple[torch.Tensor, ...]] | None = None
+
+    def get(self, name: str) -> torch.Tensor:
+        param, index = self.by_name[name]
+        if self._last is None or self._last[0] != param.megatron:
+            self._last = (param.megatron, self._to_hf(param))
+        return self._last[1][index]
+
+    def _to_hf(self, param: Param) -> tuple[torch.Tensor, ...]:
+        tensor = self.reader.read(param.megatron, param.megatron_aliases)
+        if param.transform is Transform.QKV:
+            return split_qkv(tensor, self.model)
+        if param.transform is Transform.VOCAB:
+            return (tensor[: self.model.vocab_size],)
+        return (tensor,)
+
+
+# ---- import -----------------------------------------------------------------------------------
+
+def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_parallel: int = 1,
+                   progress: bool = True) -> Summary:
+    start = time.perf_counter()
+    model = hf_io.model_config_from_hf(hf)
+    parallel = ParallelConfig(tensor_model_parallel_size=tensor_parallel, pipeline_model_parallel_size=pipeline_parallel)
+    try:
+        parallel.validate_for(model)
+    except ValueError as e:
+        raise ConversionError(f"{hf}: {e}") from None
+    if (save / megatron_io.TRACKER_FILE).exists():
+        raise ConversionError(f"{save} already holds a checkpoint ({megatron_io.TRACKER_FILE}); choose a new --save folder")
+    reader = HFReader(hf)
+    _check_hf_shapes(reader, model)
+    padded_vocab = model.padded_vocab_size(tensor_parallel)
+
+    tensors = [
+        TensorToWrite(param.megatron, megatron_shape(param, model, padded_vocab), reader.dtype(param.hf[0]),
+                      _megatron_producer(reader, model, param, padded_vocab))
+        for param in params(model)
+    ]
+    sizes = {t.key: torch.Size(t.shape).numel() * t.dtype.itemsize for t in tensors}
+    objects = {
+        f"decoder.layers.{layer}.{module}._extra_state/shard_0_1": None
+        for layer in range(model.num_layers) for module in EXTRA_STATE_MODULES
+    }
+    summary = Summary(save, model, num_tensors=len(tensors), num_bytes=sum(sizes.values()))
+    bar = Progress(summary.num_bytes, "import", progress)
+    info = {
+        "model": model.to_dict(),
+        "parallel": dataclasses.asdict(parallel),
+        "iteration": IMPORTED_ITERATION,
+        "model_only": True,
+        "imported_from": str(hf.resolve()),
+    }
+    final = megatron_io.iteration_dir(save, IMPORTED_ITERATION)
+    try:
+        with staged(final) as staging:
+            megatron_io.write_dist_checkpoint(
+                staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
+            )
+            megatron_io.write_checkpoint_info(staging, info)
+    finally:
+        bar.close()
+    tracker = save / megatron_io.TRACKER_FILE
+    partial = tracker.with_name(tracker.name + ".partial")
+    partial.write_text(f"{IMPORTED_ITERATION}\n")
+    partial.rename(tracker)
+    summary.files = [final.name, tracker.name]
+    summary.seconds = time.perf_counter() - start
+    summary.notes += [
+        f"from {hf}; model weights only (\"model_only\": true): training starts a fresh optimizer from them",
+        f"vocab padded {model.vocab_size} -> {padded_vocab} rows for --tensor-model-parallel-size {tensor_parallel}",
+        f"continue with: --load {save} --tensor-model-parallel-size {tensor_parallel} "
+        f"--pipeline-model-parallel-size {pipeline_parallel}",
+    ]
+    return summary
+
+
+def _check_hf_shapes(reader: HFReader, model: ModelConfig) -> None:
+    expected = hf_shapes(model)
+    for name, shape in expected.items():
+        if reader.shape(name) != shape:
+            raise ConversionError(
+                f"{reader.folder}: tensor {name} has shape {reader.shape(name)}, but config.json implies {shape}"
+            )
+    ignorable = {"lm_head.weight"} if model.tie_embeddings else set()  # tied copies some exporters write
+    unexpected = sorted(set(reader.weight_map) - set(expected) - ignorable)
+    if unexpected:
+        raise ConversionError(
+            f"{reader.folder}: tensors that a StarCoder2 model with this config.json does not have: "
+            f"{unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+        )
+
+
+def _megatron_producer(reader: HFReader, model: ModelConfig, param: Param, padded_vocab: int):
+    def produce() -> torch.Tensor:
+        tensors = [reader.get(name) for name in param.hf]
+        if param.transform is Transform.QKV:
+            return merge_qkv(*tensors, model)
+        if param.transform is Transform.VOCAB:
+            return pad_vocab(tensors[0], padded_vocab)
+        return tensors[0]
+
+    return produce

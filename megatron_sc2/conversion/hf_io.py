@@ -1,0 +1,250 @@
+"""The Hugging Face side: config.json <-> ModelConfig, streaming safetensors shards, tokenizer files.
+
+Only JSON and safetensors are ever read from a HF folder, so converting an untrusted folder runs
+no code from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from megatron_sc2.config import ModelConfig
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+_HF_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+
+# ModelConfig field <-> Starcoder2Config key, for the values that map one to one.
+CONFIG_FIELDS = (
+    ("num_layers", "num_hidden_layers"),
+    ("hidden_size", "hidden_size"),
+    ("num_attention_heads", "num_attention_heads"),
+    ("num_query_groups", "num_key_value_heads"),
+    ("ffn_hidden_size", "intermediate_size"),
+    ("vocab_size", "vocab_size"),
+    ("sliding_window", "sliding_window"),
+    ("tie_embeddings", "tie_word_embeddings"),
+    ("init_method_std", "initializer_range"),
+    ("layernorm_epsilon", "norm_epsilon"),
+    ("max_position_embeddings", "max_position_embeddings"),
+    ("hidden_dropout", "residual_dropout"),
+    ("attention_dropout", "attention_dropout"),
+)
+# What our model always is; an HF config saying otherwise describes a model we cannot hold.
+FIXED_HF_VALUES = {"model_type": "starcoder2", "hidden_act": "gelu_pytorch_tanh", "use_bias": True}
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class ConversionError(Exception):
+    """Bad input: the message names the file, key or tensor at fault."""
+
+
+# ---- config -------------------------------------------------------------------------------------
+
+def hf_config(model: ModelConfig, dtype: torch.dtype, eod_id: int) -> dict:
+    config = {hf: getattr(model, field) for field, hf in CONFIG_FIELDS}
+    config.update(FIXED_HF_VALUES)
+    config.update(
+        architectures=["Starcoder2ForCausalLM"],
+        embedding_dropout=model.hidden_dropout,  # megatron applies hidden_dropout to embeddings too
+        rope_theta=model.rotary_base,  # read by transformers 4.x and most inference engines
+        rope_parameters={"rope_type": "default", "rope_theta": model.rotary_base},
+        bos_token_id=eod_id,
+        eos_token_id=eod_id,
+        torch_dtype=_HF_DTYPE_NAMES[dtype],
+        use_cache=True,
+    )
+    return dict(sorted(config.items()))
+
+
+def model_config_from_hf(folder: Path) -> ModelConfig:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ConversionError(f"{folder} has no config.json: not a Hugging Face model folder")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConversionError(f"{path}: not valid JSON ({e})") from None
+    if raw.get("model_type") != "starcoder2":
+        raise ConversionError(
+            f"{path}: model_type is {raw.get('model_type')!r}, expected 'starcoder2' "
+            f"(architectures: {raw.get('architectures')})"
+        )
+    from transformers import Starcoder2Config
+
+    config = Starcoder2Config.from_dict(raw)
+    for key, expected in FIXED_HF_VALUES.items():
+        if getattr(config, key) != expected:
+            raise ConversionError(f"{path}: {key} is {getattr(config, key)!r}; StarCoder2 models use {expected!r}")
+    rope = config.rope_parameters or {}
+    if rope.get("rope_type", "default") != "default":
+        raise ConversionError(f"{path}: rope scaling {rope} is not supported (plain RoPE only)")
+    values = {field: getattr(config, hf) for field, hf in CONFIG_FIELDS}
+    try:
+        return ModelConfig(rotary_base=float(rope["rope_theta"]), **values)
+    except (KeyError, ValueError) as e:
+        raise ConversionError(f"{path}: {e}") from None
+
+
+def write_json(path: Path, values: dict) -> None:
+    path.write_text(json.dumps(values, indent=2) + "\n")
+
+
+def write_generation_config(folder: Path, eod_id: int) -> None:
+    write_json(folder / "generation_config.json", {"bos_token_id": eod_id, "eos_token_id": eod_id})
+
+
+def write_tokenizer(folder: Path, tokenizer_model: Path) -> int:
+    """Write the HF tokenizer files for a `tokenizer.json` (or a folder holding one); return the EOD id."""
+    from transformers import PreTrainedTokenizerFast
+
+    from megatron_sc2.data.special_tokens import EOD
+
+    file = tokenizer_model / TOKENIZER_FILE if tokenizer_model.is_dir() else tokenizer_model
+    if not file.is_file() or file.suffix != ".json":
+        raise ConversionError(
+            f"--tokenizer-model {tokenizer_model}: expected a Hugging Face tokenizer.json or a folder with one"
+        )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(file), bos_token=EOD, eos_token=EOD, unk_token=EOD)
+    if tokenizer.convert_tokens_to_ids(EOD) is None:
+        raise ConversionError(f"{file}: the tokenizer has no {EOD} token")
+    tokenizer.save_pretrained(folder)
+    return tokenizer.convert_tokens_to_ids(EOD)
+
+
+# ---- writing safetensors shards ------------------------------------------------------------------
+
+def parse_size(text: str) -> int:
+    """'5GB' -> 5 * 10**9 (HF's convention), '500MiB' -> 500 * 2**20."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"cannot parse size {text!r}; use e.g. 5GB or 500MB")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    base = 1024 if "I" in unit else 1000
+    return int(number * base ** "BKMGT".index(unit[0]))
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return torch.Size(self.shape).numel() * torch.empty((), dtype=self.dtype).element_size()
+
+
+def plan_shards(specs: Iterable[TensorSpec], max_shard_bytes: int) -> list[list[TensorSpec]]:
+    """Consecutive tensors grouped into shards of at most `max_shard_bytes` (a larger tensor goes alone)."""
+    shards: list[list[TensorSpec]] = [[]]
+    size = 0
+    for spec in specs:
+        if shards[-1] and size + spec.nbytes > max_shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(spec)
+        size += spec.nbytes
+    return shards
+
+
+def shard_file_names(num_shards: int) -> list[str]:
+    if num_shards == 1:
+        return [SINGLE_FILE]
+    return [f"model-{i + 1:05d}-of-{num_shards:05d}.safetensors" for i in range(num_shards)]
+
+
+def write_safetensors(path: Path, specs: list[TensorSpec], produce: Callable[[TensorSpec], torch.Tensor]) -> None:
+    """A safetensors file written tensor by tensor: the header comes from the specs, so only one
+    tensor is ever in memory."""
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for spec in specs:
+        header[spec.name] = {
+            "dtype": _SAFETENSORS_DTYPES[spec.dtype], "shape": list(spec.shape),
+            "data_offsets": [offset, offset + spec.nbytes],
+        }
+        offset += spec.nbytes
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for spec in specs:
+            tensor = produce(spec)
+            if tuple(tensor.shape) != spec.shape:
+                raise ConversionError(f"{spec.name}: produced shape {tuple(tensor.shape)}, expected {spec.shape}")
+            f.write(tensor.to(spec.dtype).contiguous().view(torch.uint8).numpy().data)
+
+
+def write_index(folder: Path, shards: list[list[TensorSpec]], names: list[str]) -> None:
+    if len(shards) == 1:
+        return
+    weight_map = {spec.name: name for shard, name in zip(shards, names) for spec in shard}
+    total = sum(spec.nbytes for shard in shards for spec in shard)
+    write_json(folder / INDEX_FILE, {"metadata": {"total_size": total}, "weight_map": weight_map})
+
+
+# ---- reading an HF folder ------------------------------------------------------------------------
+
+class HFReader:
+    """The tensors of an HF folder (`model.safetensors` or an index with shards), read one at a time."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        index = folder / INDEX_FILE
+        if index.is_file():
+            try:
+                self.weight_map = json.loads(index.read_text())["weight_map"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise ConversionError(f"{index}: not a safetensors index ({e})") from None
+        elif (folder / SINGLE_FILE).is_file():
+            from safetensors import safe_open
+
+            with safe_open(folder / SINGLE_FILE, framework="pt") as f:
+                self.weight_map = {name: SINGLE_FILE for name in f.keys()}
+        else:
+            others = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
+            raise ConversionError(
+                f"{folder} has neither {SINGLE_FILE} nor {INDEX_FILE}"
+                + (f"; pickle weights ({', '.join(others)}) are refused: they can run code" if others else "")
+            )
+        self._handles: dict = {}
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._open(name).get_slice(name).get_shape())
+
+    def dtype(self, name: str) -> torch.dtype:
+        stored = self._open(name).get_slice(name).get_dtype()
+        dtypes = {code: dtype for dtype, code in _SAFETENSORS_DTYPES.items()}
+        if stored not in dtypes:
+            raise ConversionError(f"{self.folder}: tensor {name} has dtype {stored}; expected one of {sorted(dtypes)}")
+        return dtypes[stored]
+
+    def get(self, name: str) -> torch.Tensor:
+        return self._open(name).get_tensor(name)
+
+    def _open(self, name: str):
+        from safetensors import safe_open
+
+        if name not in self.weight_map:
+            raise ConversionError(f"{self.folder}: tensor {name} is missing")
+        file = self.weight_map[name]
+        if file not in self._handles:
+            path = self.folder / file
+            if not path.is_file():
+                raise ConversionError(f"{path} (holding {name}) is missing")
+            self._handles[file] = safe_open(path, framework="pt")
+        handle = self._handles[file]
+        if name not in handle.keys():
+            raise ConversionError(f"{self.folder / file}: tensor {name} is missing")
+        return handle

@@ -1,0 +1,237 @@
+"""The megatron side: our checkpoints (Megatron's layout around a megatron-core `torch_dist`
+dist-checkpoint), read and written one tensor at a time.
+
+A torch_dist checkpoint stores every tensor as its global (unsharded) shape split in chunks, one
+per saving rank; reading a key assembles its chunks, so export works from any TP/PP layout. The
+`.metadata` file is a pickle: it is read with an unpickler that only builds the checkpoint metadata
+classes, and tensor chunks are read with `torch.load(weights_only=True)`, so a checkpoint folder
+cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.distributed.checkpoint import DefaultSavePlanner
+from torch.distributed.checkpoint.planner import WriteItemType
+
+from megatron_sc2.config import ModelConfig
+from megatron_sc2.conversion.hf_io import ConversionError
+
+TRACKER_FILE = "latest_checkpointed_iteration.txt"
+CHECKPOINT_INFO_FILE = "sc2_checkpoint.json"
+DIST_METADATA_FILE = ".metadata"
+
+
+def iteration_dir(root: Path, iteration: int) -> Path:
+    return root / f"iter_{iteration:07d}"
+
+
+# ---- safe metadata ----------------------------------------------------------------------------
+
+_ALLOWED_GLOBALS = {
+    "torch.distributed.checkpoint.metadata": {
+        "Metadata", "TensorStorageMetadata", "BytesStorageMetadata", "ChunkStorageMetadata",
+        "TensorProperties", "MetadataIndex", "StorageMeta", "_MEM_FORMAT_ENCODING",
+    },
+    "torch.distributed.checkpoint.filesystem": {"_StorageInfo"},
+    "torch.distributed.checkpoint.planner": {"SavePlan", "WriteItem", "WriteItemType", "TensorWriteData"},
+    "torch.serialization": {"_get_layout"},
+    "collections": {"OrderedDict"},
+    "pathlib": {"Path", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"},  # checkpoint ids
+}
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """Builds only torch.distributed.checkpoint metadata objects, torch.Size and dtypes."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if module == "torch" and (name == "Size" or isinstance(getattr(torch, name, None), torch.dtype)):
+            return getattr(torch, name)
+        if name in _ALLOWED_GLOBALS.get(module, ()):
+            return super().find_class(module, name)
+        raise ConversionError(f"{self.path}: refusing to load {module}.{name} (not checkpoint metadata)")
+
+
+def read_dist_metadata(folder: Path):
+    from torch.distributed.checkpoint.metadata import Metadata
+
+    path = folder / DIST_METADATA_FILE
+    if not path.is_file():
+        raise ConversionError(f"{folder} has no {DIST_METADATA_FILE}: not a torch_dist checkpoint")
+    with open(path, "rb") as f:
+        try:
+            metadata = _MetadataUnpickler(f, path).load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as e:
+            raise ConversionError(f"{path}: unreadable checkpoint metadata ({e})") from None
+    if not isinstance(metadata, Metadata):
+        raise ConversionError(f"{path}: not torch.distributed.checkpoint metadata")
+    return metadata
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def resolve_iteration(root: Path, iteration: int | None) -> int:
+    if not root.is_dir():
+        raise ConversionError(f"checkpoint folder {root} does not exist")
+    if iteration is not None:
+        if not iteration_dir(root, iteration).is_dir():
+            found = sorted(p.name for p in root.glob("iter_*"))
+            raise ConversionError(f"{iteration_dir(root, iteration)} does not exist; found: {found or 'none'}")
+        return iteration
+    tracker = root / TRACKER_FILE
+    if not tracker.is_file():
+        raise ConversionError(f"{root} has no {TRACKER_FILE}; pass --iteration or point --load at a checkpoint folder")
+    text = tracker.read_text().strip()
+    if not text.isdigit():
+        raise ConversionError(f"{tracker}: expected an iteration number, found {text!r}")
+    return resolve_iteration(root, int(text))
+
+
+class CheckpointReader:
+    """One iteration of a checkpoint: its model config and its tensors, read by global key."""
+
+    def __init__(self, root: Path, iteration: int | None = None):
+        from torch.distributed.checkpoint import FileSystemReader
+
+        self.iteration = resolve_iteration(root, iteration)
+        self.folder = iteration_dir(root, self.iteration)
+        info_path = self.folder / CHECKPOINT_INFO_FILE
+        if not info_path.is_file():
+            raise ConversionError(f"{self.folder} has no {CHECKPOINT_INFO_FILE}: not a megatron_sc2 checkpoint")
+        self.info = json.loads(info_path.read_text())
+        try:
+            self.model = ModelConfig.from_dict(self.info["model"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConversionError(f"{info_path}: bad model config ({e})") from None
+        self.metadata = read_dist_metadata(self.folder)
+        self._reader = FileSystemReader(self.folder)
+        self._reader.set_up_storage_reader(self.metadata, is_coordinator=True)
+
+    def locate(self, key: str, aliases: tuple[str, ...] = ()) -> tuple[str, int | None]:
+        """The stored key of a tensor and, for layers stacked in one tensor, its index on dim 0."""
+        from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+
+        stored = self.metadata.state_dict_metadata
+        for candidate in (key, *aliases):
+            if isinstance(stored.get(candidate), TensorStorageMetadata):
+                return candidate, None
+            # megatron-core's homogeneous-layer layout: decoder.layers.<name> with a leading layer axis
+            head, dot, tail = candidate.partition(".layers.")
+            layer, _, name = tail.partition(".")
+            stacked = f"{head}.layers.{name}"
+            if dot and layer.isdigit() and isinstance(stored.get(stacked), TensorStorageMetadata):
+                return stacked, int(layer)
+        raise ConversionError(f"{self.folder}: tensor {key} is missing from the checkpoint")
+
+    def shape(self, key: str, aliases: tuple[str, ...] = ()) -> tuple[int, ...]:
+        stored, layer = self.locate(key, aliases)
+        size = tuple(self.metadata.state_dict_metadata[stored].size)
+        return size if layer is None else size[1:]
+
+    def read(self, key: str, aliases: tuple[str, ...] = ()) -> torch.Tensor:
+        from torch.distributed.checkpoint.metadata import ChunkStorageMetadata
+        from torch.distributed.checkpoint.planner import LoadPlan
+        from torch.distributed.checkpoint.planner_helpers import create_read_items_for_chunk_list
+
+        stored, layer = self.locate(key, aliases)
+        md = self.metadata.state_dict_metadata[stored]
+        size = tuple(md.size)
+        if layer is None:
+            offsets, sizes = (0,) * len(size), size
+        else:
+            offsets, sizes = (layer,) + (0,) * (len(size) - 1), (1, *size[1:])
+        out = torch.empty(sizes, dtype=md.properties.dtype)
+        wanted = ChunkStorageMetadata(offsets=torch.Size(offsets), sizes=torch.Size(sizes))
+        items = create_read_items_for_chunk_list(stored, md, [wanted])
+        covered = sum(torch.Size(item.lengths).numel() for item in items)
+        if covered != out.numel():
+            raise ConversionError(f"{self.folder}: tensor {stored} is incomplete (shards missing from .metadata)")
+        try:
+            self._reader.read_data(LoadPlan(items), _CopyInto(out)).wait()
+        except FileNotFoundError as e:
+            raise ConversionError(f"{self.folder}: file {Path(e.filename).name} holding {stored} is missing") from None
+        return out if layer is None else out[0]
+
+
+class _CopyInto:
+    """The three planner callbacks FileSystemReader.read_data uses: copy each chunk into `out`."""
+
+    def __init__(self, out: torch.Tensor):
+        self.out = out
+
+    def resolve_tensor(self, item) -> torch.Tensor:
+        index = tuple(slice(o, o + n) for o, n in zip(item.dest_offsets, item.lengths))
+        return self.out[index]
+
+    def commit_tensor(self, item, tensor: torch.Tensor) -> None:
+        pass
+
+    def load_bytes(self, item, value) -> None:
+        raise AssertionError("tensor reads only")
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TensorToWrite:
+    key: str
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    produce: Callable[[], torch.Tensor]
+
+
+def write_dist_checkpoint(folder: Path, tensors: list[TensorToWrite], objects: dict[str, object],
+                          on_written: Callable[[str], None] = lambda key: None) -> None:
+    """A torch_dist dist-checkpoint that megatron-core's `dist_checkpointing.load` accepts, written
+    one tensor at a time: each tensor is produced when the writer reaches it and goes to its own file.
+
+    `objects` are megatron-core ShardedObjects, keyed by their unique key (`<key>/shard_<offset>_<shape>`).
+    """
+    from megatron.core.dist_checkpointing.core import CheckpointingConfig, save_config
+    from torch.distributed.checkpoint import FileSystemWriter
+    from torch.distributed.checkpoint import save as dcp_save
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state_dict: dict[str, object] = {t.key: torch.empty(t.shape, dtype=t.dtype, device="meta") for t in tensors}
+    # stored as megatron-core stores a ShardedObject: its value in a one-element list, torch.save'd
+    state_dict.update({key: [value] for key, value in objects.items()})
+    planner = _LazySavePlanner({t.key: t.produce for t in tensors}, on_written)
+    # One file per tensor: the writer then holds a single tensor at a time.
+    writer = FileSystemWriter(str(folder), single_file_per_rank=False, sync_files=True)
+    dcp_save(state_dict, storage_writer=writer, planner=planner, no_dist=True)
+    torch.save({}, folder / "common.pt")
+    save_config(CheckpointingConfig(sharded_backend="torch_dist"), str(folder))
+
+
+class _LazySavePlanner(DefaultSavePlanner):
+    """Plans from meta tensors; produces each tensor's data only when the writer asks for it."""
+
+    def __init__(self, producers: dict[str, Callable[[], torch.Tensor]], on_written: Callable[[str], None]):
+        super().__init__(flatten_state_dict=False, flatten_sharded_tensors=False)
+        self.producers = producers
+        self.on_written = on_written
+
+    def resolve_data(self, write_item):
+        if write_item.type == WriteItemType.BYTE_IO:
+            return super().resolve_data(write_item)
+        key = write_item.index.fqn
+        tensor = self.producers[key]()
+        expected = tuple(write_item.tensor_data.size)
+        if tuple(tensor.shape) != expected:
+            raise ConversionError(f"{key}: produced shape {tuple(tensor.shape)}, expected {expected}")
+        self.on_written(key)
+        return tensor.to(write_item.tensor_data.properties.dtype).contiguous()
+
+
+def write_checkpoint_info(folder: Path, info: dict) -> None:
+    (folder / CHECKPOINT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
