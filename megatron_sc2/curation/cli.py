@@ -1,0 +1,67 @@
+"""`tools/curate.py`: raw code records -> clean JSONL for `tools/preprocess_data.py` (console entry: `main`)."""
+
+import argparse
+import os
+import sys
+
+from megatron_sc2.curation.pipeline import OPTIONAL_STEPS, CurationConfig, run
+from megatron_sc2.curation.records import SCHEMAS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curate.py",
+        description="The Stack v2 curation (StarCoder2 paper §2-3) on datatrove: opt-out, basic filters, "
+        "benchmark decontamination, MinHash near-deduplication (5-grams, 25x10 bands, Jaccard ~0.7, best file "
+        "per cluster by license/stars/forks/dates), PII redaction. Writes OUTPUT/data/*.jsonl, OUTPUT/stats.json "
+        "(what each step removed, by reason) and, with --write-removed, OUTPUT/removed/<step>/. Re-running the "
+        "same command resumes an interrupted run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    io = parser.add_argument_group("data")
+    io.add_argument("--input", required=True, help="folder of .jsonl[.gz|.zst] or .parquet record files")
+    io.add_argument("--output", required=True, help="output folder (created)")
+    io.add_argument("--schema", choices=sorted(SCHEMAS), default="default",
+                    help="column names: 'default' (content, path, repository, language, license_type, stars, "
+                    "forks, revision_date, visit_date) or 'the-stack-v2' (repo_name, star_events_count, ...)")
+    io.add_argument("--input-format", choices=("auto", "jsonl", "parquet"), default="auto")
+    io.add_argument("--compression", choices=("none", "gzip", "zstd"), default="none",
+                    help="compression of the output JSONL")
+    io.add_argument("--write-removed", action="store_true",
+                    help="also write removed records to OUTPUT/removed/<step>/ (with `filter_reason`)")
+    steps = parser.add_argument_group("steps")
+    steps.add_argument("--opt-out", metavar="FILE", help="repositories to remove, one owner/name per line")
+    steps.add_argument("--benchmark", metavar="JSONL", action="append", default=[],
+                       help="extra benchmark to decontaminate against (fields prompt, canonical_solution, text, "
+                       "code, question); HumanEval is always used. Repeatable")
+    steps.add_argument("--skip", choices=OPTIONAL_STEPS, action="append", default=[],
+                       help="leave a step out (e.g. near-dedup for sources StarCoder2 did not deduplicate). Repeatable")
+    run_group = parser.add_argument_group("execution")
+    run_group.add_argument("--executor", choices=("local", "slurm"), default="local")
+    run_group.add_argument("--tasks", type=int, help="tasks per stage (default: one per input file)")
+    run_group.add_argument("--workers", type=int, default=os.cpu_count(), help="local processes")
+    run_group.add_argument("--slurm-partition", help="partition for --executor slurm")
+    run_group.add_argument("--slurm-time", default="24:00:00", help="time limit per SLURM job")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not os.path.isdir(args.input):
+        print(f"curate.py: --input {args.input}: not a folder", file=sys.stderr)
+        return 2
+    cfg = CurationConfig(
+        input=args.input, output=args.output, schema=args.schema, input_format=args.input_format,
+        opt_out=args.opt_out, benchmarks=args.benchmark, skip=args.skip, write_removed=args.write_removed,
+        compression=None if args.compression == "none" else args.compression, tasks=args.tasks,
+        workers=args.workers, executor=args.executor, slurm_partition=args.slurm_partition,
+        slurm_time=args.slurm_time,
+    )
+    try:
+        run(cfg)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"curate.py: {error}", file=sys.stderr)
+        return 2
+    if args.executor == "local":
+        print(f"curate.py: clean records in {cfg.path('data')}, report in {cfg.path('stats.json')}")
+    return 0

@@ -1,0 +1,154 @@
+"""The curation run as a chain of datatrove stages, executed locally (multiprocess) or on SLURM.
+
+    filter      read raw records; opt-out, basic filters, decontamination     -> work/filtered
+    signatures  cluster keys + StarCoder2 MinHash signatures                    -> work/minhash
+    buckets     LSH: equal band signatures -> duplicate pairs (one task per band)
+    clusters    connected components; all but the best-ranked file marked
+    dedup       drop marked files, redact PII, write the clean records          -> data/
+    report      stats.json from every stage's counters
+
+Stages that share documents (signatures, dedup) read the same files with the same task count, so the document
+numbers datatrove's MinHash blocks exchange line up. Re-running the same command resumes: finished tasks are skipped.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupFilter
+
+from megatron_sc2.curation.decontamination import (
+    DecontaminationFilter,
+    benchmark_file_strings,
+    humaneval_strings,
+)
+from megatron_sc2.curation.filters import StackV2BasicFilter
+from megatron_sc2.curation.minhash import (
+    STARCODER2_MINHASH,
+    ClusterKeyWriter,
+    RankedMinhashCluster,
+    StarCoder2MinhashSignature,
+)
+from megatron_sc2.curation.optout import OptOutFilter, read_opt_out_list
+from megatron_sc2.curation.pii import PIIRedactor
+from megatron_sc2.curation.records import SCHEMAS, RecordWriter, detect_input_format, record_reader
+from megatron_sc2.curation.stats import summarize, write_json_atomically
+
+OPTIONAL_STEPS = ("basic-filters", "decontamination", "near-dedup", "pii")
+
+
+@dataclass
+class CurationConfig:
+    input: str
+    output: str
+    schema: str = "default"
+    input_format: str = "auto"
+    opt_out: str | None = None
+    benchmarks: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    write_removed: bool = False
+    compression: str | None = None
+    tasks: int | None = None  # default: one per input file
+    workers: int = 1
+    executor: str = "local"
+    slurm_partition: str | None = None
+    slurm_time: str = "24:00:00"
+
+    def path(self, *parts: str) -> str:
+        return str(Path(self.output, *parts))
+
+
+@dataclass
+class Stage:
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
+
+
+class WriteStats(PipelineStep):
+    """Last stage: sums every earlier stage's per-task counters into `stats.json`."""
+
+    type = "📊 - STATS"
+    name = "📊 Curation report"
+
+    def __init__(self, logs_dir: str, stages: list[str], output_path: str):
+        super().__init__()
+        self.logs_dir, self.stages, self.output_path = logs_dir, stages, output_path
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        write_json_atomically(summarize(self.logs_dir, self.stages), self.output_path)
+        return data
+
+
+def _removed_writer(cfg: CurationConfig, step: str):
+    schema = SCHEMAS[cfg.schema]
+    return RecordWriter(cfg.path("removed", step), schema) if cfg.write_removed else None
+
+
+def build_stages(cfg: CurationConfig) -> list[Stage]:
+    unknown = set(cfg.skip) - set(OPTIONAL_STEPS)
+    if unknown:
+        raise ValueError(f"unknown step(s) to skip: {', '.join(sorted(unknown))}; choose from {OPTIONAL_STEPS}")
+    if cfg.schema not in SCHEMAS:
+        raise ValueError(f"unknown schema {cfg.schema!r}; choose from {', '.join(SCHEMAS)}")
+    schema = SCHEMAS[cfg.schema]
+    input_format = detect_input_format(cfg.input) if cfg.input_format == "auto" else cfg.input_format
+    tasks = cfg.tasks or sum(1 for p in Path(cfg.input).rglob("*") if p.is_file() and not p.name.startswith("."))
+    filtered, minhash = cfg.path("work", "filtered"), cfg.path("work", "minhash")
+
+    filter_steps: list[PipelineStep] = [record_reader(cfg.input, schema, input_format)]
+    if cfg.opt_out:
+        filter_steps.append(OptOutFilter(read_opt_out_list(cfg.opt_out), schema, _removed_writer(cfg, "opt_out")))
+    if "basic-filters" not in cfg.skip:
+        filter_steps.append(StackV2BasicFilter(schema, _removed_writer(cfg, "basic_filters")))
+    if "decontamination" not in cfg.skip:
+        strings = humaneval_strings() + [s for path in cfg.benchmarks for s in benchmark_file_strings(path)]
+        filter_steps.append(DecontaminationFilter(strings, _removed_writer(cfg, "decontamination")))
+    filter_steps.append(RecordWriter(filtered, schema))
+    stages = [Stage("filter", filter_steps, tasks)]
+
+    final_steps: list[PipelineStep] = [record_reader(filtered, schema, "jsonl")]
+    if "near-dedup" not in cfg.skip:
+        stages += [
+            Stage("signatures", [
+                record_reader(filtered, schema, "jsonl"),
+                ClusterKeyWriter(minhash, schema),
+                StarCoder2MinhashSignature(f"{minhash}/signatures"),
+            ], tasks),
+            Stage("buckets", [
+                MinhashDedupBuckets(f"{minhash}/signatures", f"{minhash}/buckets", config=STARCODER2_MINHASH),
+            ], STARCODER2_MINHASH.num_buckets),
+            Stage("clusters", [RankedMinhashCluster(f"{minhash}/buckets", minhash, f"{minhash}/remove")], 1),
+        ]
+        final_steps.append(MinhashDedupFilter(f"{minhash}/remove", _removed_writer(cfg, "near_duplicate")))
+    if "pii" not in cfg.skip:
+        final_steps.append(PIIRedactor())
+    final_steps.append(RecordWriter(cfg.path("data"), schema, compression=cfg.compression))
+    stages.append(Stage("dedup", final_steps, tasks))
+    names = [s.name for s in stages]
+    stages.append(Stage("report", [WriteStats(cfg.path("logs"), names, cfg.path("stats.json"))], 1))
+    return stages
+
+
+def _executor(cfg: CurationConfig, stage: Stage, depends):
+    logging_dir = cfg.path("logs", stage.name)
+    if cfg.executor == "local":
+        return LocalPipelineExecutor(
+            stage.pipeline, tasks=stage.tasks, workers=min(cfg.workers, stage.tasks), logging_dir=logging_dir,
+            depends=depends,
+        )
+    if not cfg.slurm_partition:
+        raise ValueError("--executor slurm needs --slurm-partition")
+    return SlurmPipelineExecutor(
+        stage.pipeline, tasks=stage.tasks, time=cfg.slurm_time, partition=cfg.slurm_partition,
+        job_name=f"curate_{stage.name}", logging_dir=logging_dir, depends=depends,
+    )
+
+
+def run(cfg: CurationConfig) -> None:
+    """Runs (local) or submits (SLURM) every stage, each depending on the one before."""
+    executor = None
+    for stage in build_stages(cfg):
+        executor = _executor(cfg, stage, executor)
+    executor.run()

@@ -1,0 +1,52 @@
+from collections import Counter
+
+from datatrove.data import Document
+from pii_labelled import build_sample, score
+
+from megatron_sc2.curation.pii import IPV4_REPLACEMENTS, PIIRedactor, find_pii, redact
+
+
+def test_labelled_sample_precision_and_recall():
+    scores = score(build_sample(n=300))
+    print({k: (round(v["precision"], 3), round(v["recall"], 3)) for k, v in scores.items()})
+    assert scores["all"]["precision"] >= 0.95 and scores["all"]["recall"] >= 0.95
+    for kind in ("EMAIL", "IP_ADDRESS", "KEY", "PASSWORD"):
+        assert scores[kind]["recall"] >= 0.9, kind
+
+
+def test_placeholders_and_consistent_ip_mapping():
+    text = (
+        'ADMIN = "jane.roe@company.io"\n'
+        'PRIMARY = "52.14.200.7"; BACKUP = "81.2.69.160"; AGAIN = "52.14.200.7"\n'
+        'DNS = "8.8.8.8"; LAN = "192.168.1.20"\n'
+        'DB_PASSWORD = "Tr0ub4dor&3"\n'
+        'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"\n'
+    )
+    redacted, counts = redact(text)
+    assert "<EMAIL>" in redacted and "jane.roe" not in redacted
+    assert 'DB_PASSWORD = "<PASSWORD>"' in redacted and 'aws_access_key_id = "<KEY>"' in redacted
+    first, second = IPV4_REPLACEMENTS[:2]
+    assert f'PRIMARY = "{first}"; BACKUP = "{second}"; AGAIN = "{first}"' in redacted
+    assert '"8.8.8.8"' in redacted and '"192.168.1.20"' in redacted  # public DNS and private addresses stay
+    assert counts == Counter({"IP_ADDRESS": 3, "EMAIL": 1, "PASSWORD": 1, "KEY": 1})
+    assert redact(redacted)[1] == Counter()  # replacements are not PII themselves
+
+
+def test_ordinary_code_left_alone(stdlib_sources):
+    lock = (
+        '"node_modules/react": {\n  "version": "18.2.0",\n'
+        '  "integrity": "sha512-/3IjMdb2L9QbBdWiW5e3P2/npwMBaU9mHCSCUzNln0ZCYbcfTsGbTJrU/kGemdH2IWmB2ioZ+zkxtmq6g09fGQ==",\n'
+        '  "resolved": "https://registry.npmjs.org/react/-/react-18.2.0.tgz"\n},\n'
+        'uuid = "123e4567-e89b-12d3-a456-426614174000"\ncommit = "9fceb02d0ae598e95dc970b74767f19372d61af8"\n'
+    )
+    assert find_pii(lock) == []
+    findings = [f for text in stdlib_sources[:100] for f in find_pii(text) if f.kind in ("KEY", "PASSWORD")]
+    assert len(findings) <= 3, findings
+
+
+def test_redactor_block_counts_by_kind():
+    block = PIIRedactor()
+    docs = [Document(text="mail me: a.b@corp.example.com", id="1"), Document(text="x = 1", id="2")]
+    out = list(block.run(iter(docs)))
+    assert out[0].text == "mail me: <EMAIL>" and out[1].text == "x = 1"
+    assert block.stats["redacted_EMAIL"].total == 1 and block.stats["documents_redacted"].total == 1
