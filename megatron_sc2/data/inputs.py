@@ -66,17 +66,16 @@ def _jsonl_records(path: Path, progress: Progress) -> Iterator[Record]:
 
 
 def _parquet_records(path: Path, columns: list[str], progress: Progress) -> Iterator[Record]:
+    """Rows in batches; progress is the file size times the fraction of rows read."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
     present = [c for c in columns if c in parquet.schema_arrow.names]
-    consumed = 0
-    for group in range(parquet.num_row_groups):
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=present):
-            yield from batch.to_pylist()
-        consumed += parquet.metadata.row_group(group).total_compressed_size
-        progress(consumed)
-    progress(path.stat().st_size)
+    size, rows, done = path.stat().st_size, max(parquet.metadata.num_rows, 1), 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=present):
+        yield from batch.to_pylist()
+        done += batch.num_rows
+        progress(size * done // rows)
 
 
 def read_records(path: Path, columns: list[str], progress: Progress) -> Iterator[Record]:

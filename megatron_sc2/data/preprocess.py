@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
 from megatron_sc2.data.inputs import expand_inputs, read_records
 from megatron_sc2.data.partitions import file_range, repo_hash_range
@@ -66,38 +67,8 @@ class Document:
     text_bytes: int
 
 
-def dataset_prefix(output_prefix: str, key: str) -> str:
-    return f"{output_prefix}_{key}_document"
-
-
 def stats_path(output_prefix: str) -> Path:
     return Path(f"{output_prefix}_stats.json")
-
-
-class DatasetWriter:
-    """One `.bin/.idx` pair, built under `.partial` names and renamed into place by `publish`."""
-
-    def __init__(self, prefix: str, dtype: type):
-        from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
-
-        self.bin, self.idx = Path(prefix + ".bin"), Path(prefix + ".idx")
-        self.partial_bin, self.partial_idx = Path(prefix + ".bin.partial"), Path(prefix + ".idx.partial")
-        self.builder = IndexedDatasetBuilder(str(self.partial_bin), dtype=dtype)
-
-    def add(self, tokens: np.ndarray) -> None:
-        self.builder.add_document(tokens, [len(tokens)])
-
-    def publish(self) -> None:
-        """The old .idx goes first, so no moment shows a new .bin beside an old .idx."""
-        self.builder.finalize(str(self.partial_idx))
-        self.idx.unlink(missing_ok=True)
-        os.replace(self.partial_bin, self.bin)
-        os.replace(self.partial_idx, self.idx)
-
-    def discard(self) -> None:
-        self.builder.data_file.close()
-        self.partial_bin.unlink(missing_ok=True)
-        self.partial_idx.unlink(missing_ok=True)
 
 
 def encode_documents(encoder: Encoder, documents: list[Document], special_tokens: bool) -> list[np.ndarray]:
@@ -149,14 +120,15 @@ def _records(files: list[Path], columns: list[str], meter: ProgressMeter) -> Ite
 
 
 def plain_documents(
-    config: PreprocessConfig, files: list[Path], eod: int, stats: RunStats, log
+    config: PreprocessConfig, files: list[Path], eod: int, meter: ProgressMeter
 ) -> Iterator[Document]:
     """One document per record and json key: the text, then EOD if asked (Megatron-LM's layout)."""
     files = [
         files[i]
         for i in file_range([f.stat().st_size for f in files], config.partition_index, config.num_partitions)
     ]
-    meter = ProgressMeter(stats, "documents", sum(f.stat().st_size for f in files), config.log_interval, log)
+    meter.start(sum(f.stat().st_size for f in files))
+    stats = meter.stats
     suffix = [eod] if config.append_eod else []
     for record in _records(files, config.json_keys, meter):
         reasons = []
@@ -172,11 +144,10 @@ def plain_documents(
         except Skip as skip:
             reasons.append(skip.reason)
         stats.record(reasons)
-        meter.tick(sum(stats.documents.values()))
 
 
 def repo_documents(
-    config: PreprocessConfig, files: list[Path], tokenizer, stats: RunStats, spill_dir: Path, log
+    config: PreprocessConfig, files: list[Path], tokenizer, spill_dir: Path, meter: ProgressMeter
 ) -> Iterator[Document]:
     """One document per repository (see repo_context), after grouping all files on disk."""
     (key,) = config.json_keys
@@ -186,8 +157,10 @@ def repo_documents(
     )  # fmt: skip
     input_bytes = sum(f.stat().st_size for f in files)
     spill = RepoSpill(spill_dir, input_bytes, repo_hash_range(config.partition_index, config.num_partitions))
-    meter = ProgressMeter(stats, "grouping records", input_bytes, config.log_interval, log)
-    for record in _records(files, [key, config.repo_key, config.path_key], meter):
+    stats, log = meter.stats, meter.log
+    grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
+    grouping.start(input_bytes)
+    for record in _records(files, [key, config.repo_key, config.path_key], grouping):
         try:
             obj = parse(record)
             repo = text_field(obj, config.repo_key, allow_empty=True)
@@ -200,27 +173,26 @@ def repo_documents(
         if spill.owns(repo_key):
             spill.add(repo_key, repo, path, content)
             stats.record()
-        meter.tick(stats.records)
+        grouping.tick(stats.records)
     log(f"grouped {stats.records:,} files into {spill.num_buckets} bucket(s), {spill.bytes / 1e6:,.1f} MB")
-    meter = ProgressMeter(stats, "repositories", spill.bytes, config.log_interval, log)
+    meter.start(spill.bytes)
     for repo, repo_files, done in spill.repositories():
         for parts in repo_format.documents(repo, repo_files):
             yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)))
         meter.advance(done)
-        meter.tick(sum(stats.documents.values()))
 
 
 def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.info) -> RunStats:
     """Run the whole job; on any failure nothing that looks like a finished dataset is left behind."""
-    from megatron.core.datasets.indexed_dataset import DType
-
     if config.repo_context and len(config.json_keys) != 1:
         raise ValueError(
             f"--repo-context takes one --json-keys entry (the file content), got {config.json_keys}"
         )
+    files = expand_inputs(config.inputs)
     tokenizer = load_tokenizer(config.tokenizer_type, config.tokenizer_model)
     encoder = build_encoder(config.tokenizer_type, config.tokenizer_model, tokenizer, log)
-    files = expand_inputs(config.inputs)
+    from megatron.core.datasets.indexed_dataset import DType  # slow to import: after the checks
+
     log(f"{len(files)} input file(s); encoder: {encoder.name}, {config.workers} worker thread(s)")
     Path(config.output_prefix).parent.mkdir(parents=True, exist_ok=True)
     dtype = DType.optimal_dtype(tokenizer.vocab_size)
@@ -230,14 +202,18 @@ def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.inf
     try:
         for key in config.json_keys:
             writers[key] = DatasetWriter(dataset_prefix(config.output_prefix, key), dtype)
+        meter = ProgressMeter(stats, "documents written", config.log_interval, log)
         if config.repo_context:
-            documents = repo_documents(config, files, tokenizer, stats, spill_dir, log)
+            documents = repo_documents(config, files, tokenizer, spill_dir, meter)
         else:
-            documents = plain_documents(config, files, tokenizer.eod, stats, log)
-        for document, tokens in encode_in_order(encoder, documents, config.workers, not config.repo_context):
+            documents = plain_documents(config, files, tokenizer.eod, meter)
+        for written, (document, tokens) in enumerate(
+            encode_in_order(encoder, documents, config.workers, not config.repo_context), 1
+        ):
             writers[document.key].add(tokens)
             stats.written(document.key, len(tokens))
             stats.text_bytes += document.text_bytes
+            meter.tick(written)
         if stats.bad_fraction > config.max_bad_fraction:
             raise BadInputError(
                 f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "

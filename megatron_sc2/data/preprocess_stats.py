@@ -80,17 +80,18 @@ class RunStats:
 class ProgressMeter:
     """Logs documents/s, tokens/s, MB/s and an ETA every `interval` documents written."""
 
-    def __init__(
-        self, stats: RunStats, phase: str, total_bytes: int, interval: int, log: Callable[[str], None]
-    ):
-        self.stats, self.phase, self.log = stats, phase, log
-        self.total_bytes, self.interval = total_bytes, interval
-        self.done_bytes = 0
+    def __init__(self, stats: RunStats, phase: str, interval: int, log: Callable[[str], None]):
+        self.stats, self.phase, self.interval, self.log = stats, phase, interval, log
+        self.start(0)
+
+    def start(self, total_bytes: int) -> None:
+        """Begin measuring: rates count from now, the ETA is for `total_bytes`."""
+        self.total_bytes, self.done_bytes = total_bytes, 0
         self.started = time.perf_counter()
-        self._next = interval
-        self._start_documents = sum(stats.documents.values())
-        self._start_tokens = sum(stats.tokens.values())
-        self._start_text = stats.text_bytes
+        self._next = self.interval
+        self._start_documents = sum(self.stats.documents.values())
+        self._start_tokens = sum(self.stats.tokens.values())
+        self._start_text = self.stats.text_bytes
 
     def advance(self, done_bytes: int) -> None:
         """`done_bytes` of `total_bytes` (input on disk, or spilled repository data) consumed."""

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Concatenate Megatron indexed datasets (.bin/.idx) into one, e.g. the partitions of a multi-node run.
+
+Datasets are taken in the order given; a folder or glob contributes its datasets sorted by name, so
+partitions named ..._p000, ..._p001, ... merge back into exactly what a single run writes.
+
+Example:
+  python tools/merge_datasets.py --input 'out/stack-p*_content_document' \\
+      --output-prefix out/stack_content_document
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input", nargs="+", required=True, metavar="PATH",
+        help="dataset prefixes (or their .bin/.idx files), globs, or folders of datasets",
+    )  # fmt: skip
+    parser.add_argument("--output-prefix", required=True, help="writes {prefix}.bin and {prefix}.idx")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", module="megatron")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    log = logging.getLogger("megatron_sc2.merge")
+    log.setLevel(logging.INFO)
+    try:
+        prefixes = dataset_prefixes(args.input)
+        log.info("merging %d dataset(s) into %s", len(prefixes), args.output_prefix)
+        merge_datasets(prefixes, args.output_prefix)
+    except (FileNotFoundError, ValueError) as error:
+        log.error("error: %s", error)
+        return 1
+    log.info("wrote %s.bin and %s.idx", args.output_prefix, args.output_prefix)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
