@@ -1,0 +1,144 @@
+"""Bad input fails with an error naming the file or tensor, leaves no complete-looking output, and
+never runs code from the folder being converted."""
+
+import json
+import os
+import pickle
+import shutil
+
+import pytest
+
+from conversion.tiny import Tiny, make_hf
+from megatron_sc2.conversion import ConversionError, export_to_hf, import_from_hf
+from megatron_sc2.conversion.cli import main
+
+
+@pytest.fixture(scope="module")
+def hf_folder(tmp_path_factory):
+    return make_hf(tmp_path_factory.mktemp("hf") / "model", Tiny(2, False, None))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, hf_folder):
+    root = tmp_path_factory.mktemp("ckpt") / "ckpt"
+    import_from_hf(hf_folder, root, tensor_parallel=2, progress=False)
+    return root
+
+
+def copy(folder, tmp_path):
+    return shutil.copytree(folder, tmp_path / folder.name)
+
+
+def leftovers(parent):
+    return sorted(p.name for p in parent.iterdir() if ".partial" in p.name)
+
+
+def test_non_starcoder2_config_is_refused(tmp_path, hf_folder):
+    folder = copy(hf_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_type": "llama"}))
+    with pytest.raises(ConversionError, match=r"config.json: model_type is 'llama'"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_architecture_values_are_refused(tmp_path, hf_folder):
+    folder = copy(hf_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    with pytest.raises(ConversionError, match="hidden_act is 'relu'"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+
+
+def test_missing_shard_is_named(tmp_path, checkpoint):
+    export_to_hf(checkpoint, tmp_path / "sharded", max_shard_bytes=100_000, progress=False)
+    second = sorted((tmp_path / "sharded").glob("model-*.safetensors"))[1]
+    second.unlink()
+    with pytest.raises(ConversionError, match=rf"{second.name} \(holding .*\) is missing"):
+        import_from_hf(tmp_path / "sharded", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() or sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+
+def test_hf_shape_mismatch_names_the_tensor(tmp_path, hf_folder):
+    folder = copy(hf_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "intermediate_size": 256}))
+    with pytest.raises(ConversionError, match=r"tensor model.layers.0.mlp.c_fc.weight has shape \(128, 64\)"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+
+
+def test_pickle_weights_are_refused(tmp_path):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    make_hf(tmp_path / "src", Tiny(2, True, None))
+    shutil.copy(tmp_path / "src" / "config.json", folder)
+    (folder / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(ConversionError, match=r"pickle weights \(pytorch_model.bin\) are refused"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, checkpoint):
+    root = copy(checkpoint, tmp_path)
+    info_path = root / "iter_0000000" / "sc2_checkpoint.json"
+    info = json.loads(info_path.read_text())
+    info["model"]["ffn_hidden_size"] = 256
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(ConversionError, match=r"tensor decoder.layers.0.mlp.linear_fc1.weight has shape \(128, 64\)"):
+        export_to_hf(root, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_checkpoint_without_our_config_is_refused(tmp_path, checkpoint):
+    root = copy(checkpoint, tmp_path)
+    (root / "iter_0000000" / "sc2_checkpoint.json").unlink()
+    with pytest.raises(ConversionError, match="iter_0000000 has no sc2_checkpoint.json"):
+        export_to_hf(root, tmp_path / "out", progress=False)
+
+
+def test_unknown_iteration_lists_what_exists(tmp_path, checkpoint):
+    with pytest.raises(ConversionError, match=r"iter_0000500 does not exist; found: \['iter_0000000'\]"):
+        export_to_hf(checkpoint, tmp_path / "out", iteration=500, progress=False)
+
+
+def test_missing_checkpoint_file_fails_without_partial_output(tmp_path, checkpoint):
+    root = copy(checkpoint, tmp_path)
+    biggest = max((root / "iter_0000000").glob("*.distcp"), key=lambda p: p.stat().st_size)
+    biggest.unlink()
+    with pytest.raises(ConversionError, match=f"file {biggest.name} holding .* is missing"):
+        export_to_hf(root, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_malicious_checkpoint_metadata_is_not_executed(tmp_path, checkpoint, monkeypatch):
+    root = copy(checkpoint, tmp_path)
+    (root / "iter_0000000" / ".metadata").write_bytes(pickle.dumps(_RunsCode()))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConversionError, match=r"\.metadata: refusing to load posix.system"):
+        export_to_hf(root, tmp_path / "out", progress=False)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_existing_outputs_are_not_overwritten(tmp_path, checkpoint, hf_folder):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(ConversionError, match="already exists and is not empty"):
+        export_to_hf(checkpoint, tmp_path / "out", progress=False)
+    with pytest.raises(ConversionError, match="already holds a checkpoint"):
+        import_from_hf(hf_folder, checkpoint, progress=False)
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_tensor_parallel_size_must_divide_kv_groups(tmp_path, hf_folder):
+    with pytest.raises(ConversionError, match="must divide the 2 KV groups"):
+        import_from_hf(hf_folder, tmp_path / "out", tensor_parallel=4, progress=False)
+
+
+def test_cli_reports_errors_on_stderr_with_exit_code_2(tmp_path, capsys):
+    code = main(["export", "--load", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    assert f"checkpoint folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
