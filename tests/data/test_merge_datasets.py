@@ -1,0 +1,91 @@
+"""Partitioned runs merged by tools/merge_datasets.py are byte-identical to one run over everything."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from megatron_sc2.data.merge import merge_datasets
+from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARTITIONS = 3
+
+
+def merge_tool():
+    spec = importlib.util.spec_from_file_location("merge_datasets", REPO_ROOT / "tools" / "merge_datasets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory, stdlib_records) -> Path:
+    """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
+    folder = tmp_path_factory.mktemp("shards")
+    for shard in range(7):
+        records = stdlib_records[shard::7][: 10 + 12 * shard]
+        (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
+    config = PreprocessConfig(
+        inputs=[str(shards)], output_prefix=str(prefix), tokenizer_type="HuggingFaceTokenizer",
+        tokenizer_model=str(tokenizer_dir), append_eod=True, workers=2, partition_index=index,
+        num_partitions=count, repo_key="repository", **options,
+    )  # fmt: skip
+    preprocess(config, log=lambda line: None)
+    return f"{prefix}_content_document"
+
+
+@pytest.mark.parametrize("repo_context", [False, True], ids=["plain", "repo-context"])
+def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_dir, repo_context):
+    single = run(sc2_tokenizer_dir, shards, tmp_path / "single", repo_context=repo_context)
+    parts = [
+        run(
+            sc2_tokenizer_dir,
+            shards,
+            tmp_path / "parts" / f"p{i:03d}",
+            i,
+            PARTITIONS,
+            repo_context=repo_context,
+        )
+        for i in range(PARTITIONS)
+    ]
+    sizes = [Path(part + ".bin").stat().st_size for part in parts]
+    assert sum(size > 0 for size in sizes) >= 2  # the work really was split
+
+    merged = str(tmp_path / "merged_content_document")
+    assert merge_tool().main(["--input", str(tmp_path / "parts"), "--output-prefix", merged]) == 0
+    for suffix in (".bin", ".idx"):
+        assert Path(merged + suffix).read_bytes() == Path(single + suffix).read_bytes()
+
+
+def test_merge_keeps_the_given_order_and_rejects_mixed_dtypes(tmp_path):
+    from megatron.core.datasets.indexed_dataset import IndexedDataset, IndexedDatasetBuilder
+
+    def dataset(name, dtype, documents):
+        builder = IndexedDatasetBuilder(str(tmp_path / f"{name}.bin"), dtype=dtype)
+        for document in documents:
+            builder.add_document(np.array(document), [len(document)])
+        builder.finalize(str(tmp_path / f"{name}.idx"))
+        return str(tmp_path / name)
+
+    a = dataset("a", np.uint16, [[1, 2, 3], [4]])
+    b = dataset("b", np.uint16, [[5, 6]])
+    merge_datasets([b, a], str(tmp_path / "ba"))
+    merged = IndexedDataset(str(tmp_path / "ba"))
+    assert [merged[i].tolist() for i in range(len(merged))] == [[5, 6], [1, 2, 3], [4]]
+
+    wide = dataset("wide", np.int32, [[70000]])
+    with pytest.raises(ValueError, match="different token dtypes"):
+        merge_datasets([a, wide], str(tmp_path / "mixed"))
+    assert not list(tmp_path.glob("mixed*"))
+    assert (
+        merge_tool().main(["--input", str(tmp_path / "missing"), "--output-prefix", str(tmp_path / "m")]) == 1
+    )
