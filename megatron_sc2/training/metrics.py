@@ -125,9 +125,9 @@ class MetricsLogger:
 
     def __init__(self, metrics_file: str | None, tensorboard_dir: str | None, wandb_project: str | None,
                  wandb_run_name: str | None, is_logging_rank: bool):
-        self.enabled = is_logging_rank
+        self.is_logging_rank = is_logging_rank
         self._file = self._tensorboard = self._wandb = None
-        if not self.enabled:
+        if not self.is_logging_rank:
             return
         if wandb_project:
             try:
@@ -145,7 +145,7 @@ class MetricsLogger:
             self._file = open(metrics_file, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
 
     def log(self, values: dict) -> None:
-        if not self.enabled:
+        if not self.is_logging_rank:
             return
         print(format_line(values), flush=True)
         record = {k: _json_value(v) for k, v in values.items()}
