@@ -1,18 +1,21 @@
-"""Token encoders for preprocessing: an exact tiktoken path for byte-level BPE, and fallbacks.
+r"""Token encoders for preprocessing: an exact tiktoken path for byte-level BPE, and fallbacks.
 
 Tokenization is the ceiling of preprocessing speed. Hugging Face `tokenizers` runs a StarCoder-style
 byte-level BPE at about 2 MB/s on two cores; tiktoken runs the same merges several times faster. The
-fast path is only taken when it is provably the same function: the tokenizer.json must have no
-normalizer, a pre-tokenizer whose split tiktoken can express as one regex (`PRE_TOKENIZER_PATTERNS`),
-a plain BPE model whose merge order equals its token-id order, and special tokens without
-strip/word options. Anything else falls back to Hugging Face, and the log says why.
+fast path is taken only for tokenizers of the form it reproduces, checked when it is built: no
+normalizer, a pre-tokenizer whose split one regex expresses (`PRE_TOKENIZER_PATTERNS`), a plain
+byte-level BPE whose token ids follow merge order and whose every multi-byte token comes from a merge
+(tiktoken ranks merges by the id of the merged bytes, Hugging Face by the merge list), and special
+tokens without strip/word options. Anything else falls back to Hugging Face, and the log says why.
+Token-for-token identity with Hugging Face is then verified on real code: by the tests on a sample,
+by benchmarks/preprocess.py on the whole standard library.
 
 Why one regex is enough for StarCoder's pre-tokenizer (`Digits(individual_digits)` then the GPT-2
 regex): Digits cuts the text into single numeric characters and the runs between them, and GPT-2's
 regex then runs on each run separately. No GPT-2 alternative can cross a numeric character except
-through its look-ahead: `\\s+(?!\\S)` at the end of a run (before a digit) sees "end of text". So
-the whole split is `\\p{N}` first, then GPT-2 with that look-ahead widened to "followed by
-whitespace, a digit or the end": `\\s+(?![^\\s\\p{N}])`. Whitespace before digits is the classic trap
+through its look-ahead: `\s+(?!\S)` at the end of a run (before a digit) sees "end of text". So
+the whole split is `\p{N}` first, then GPT-2 with that look-ahead widened to "followed by
+whitespace, a digit or the end": `\s+(?![^\s\p{N}])`. Whitespace before digits is the classic trap
 this handles ("x   1" splits as "x", "   ", "1", not "x", "  ", " 1").
 
 Both encoders take `special_tokens`: True encodes special-token text such as `<file_sep>` as the

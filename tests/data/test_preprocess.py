@@ -112,7 +112,9 @@ def test_literal_special_tokens_are_encoded_like_megatron_lm(tmp_path, sc2_token
 def test_cli_rejects_bad_arguments(tmp_path, sc2_tokenizer_dir):
     base = [sys.executable, str(REPO_ROOT / "tools" / "preprocess_data.py"), "--output-prefix", str(tmp_path / "x"),
             "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", str(sc2_tokenizer_dir)]  # fmt: skip
-    missing = subprocess.run(base + ["--input", str(tmp_path / "nope.jsonl")], capture_output=True, text=True, check=False)
+    missing = subprocess.run(
+        base + ["--input", str(tmp_path / "nope.jsonl")], capture_output=True, text=True, check=False
+    )
     assert missing.returncode == 1 and "nope.jsonl" in missing.stderr
     partition = subprocess.run(
         base + ["--input", "x", "--partition-index", "2", "--num-partitions", "2"],
@@ -130,3 +132,25 @@ def test_worker_count_does_not_change_output(tmp_path, stdlib_jsonl, sc2_tokeniz
     config = run(tmp_path / "w", sc2_tokenizer_dir, [stdlib_jsonl], workers=workers)
     assert (Path(f"{config.output_prefix}_content_document.bin").read_bytes()
             == Path(f"{reference.output_prefix}_content_document.bin").read_bytes())  # fmt: skip
+
+
+def test_unsupported_tokenizer_falls_back_to_hugging_face(tmp_path, stdlib_records, sc2_tokenizer_dir):
+    from megatron_sc2.data.tokenizer import load_tokenizer
+
+    config = json.loads((sc2_tokenizer_dir / "tokenizer.json").read_text())
+    config["pre_tokenizer"]["pretokenizers"][0]["individual_digits"] = False  # no equivalent regex
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text(json.dumps(config))
+    tokenizer = load_tokenizer("HuggingFaceTokenizer", tmp_path / "tok")
+    texts = [r["content"] for r in stdlib_records[:20]] + ["x  = 12345 + 6"]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"content": t}) + "\n" for t in texts))
+
+    messages = []
+    preprocess(
+        PreprocessConfig(inputs=[str(tmp_path / "in.jsonl")], output_prefix=str(tmp_path / "out"),
+                         tokenizer_type="HuggingFaceTokenizer", tokenizer_model=str(tmp_path / "tok"),
+                         append_eod=True, workers=2),
+        log=messages.append,
+    )  # fmt: skip
+    assert any("fast tokenizer path unavailable" in m and "pre-tokenizer" in m for m in messages)
+    assert read_dataset(tmp_path / "out_content_document") == expected_documents(tokenizer, texts)
