@@ -7,8 +7,8 @@ fixes differently, and where it lives here:
   `MinhashConfig` values (`STARCODER2_MINHASH`);
 - tokens: StarCoder2 splits the lower-cased text on every `\\W` character (keeping the empty strings). datatrove
   takes a `WordTokenizer` and a `TextNormConfig`: `CodeWordTokenizer` and lower-casing only reproduce it exactly.
-  `StarCoder2MinhashSignature` only makes the same shingles and signatures faster (distinct n-grams first, a
-  Mersenne reduction with shifts instead of a 64-bit division, cache-sized blocks);
+  `StarCoder2MinhashSignature` only makes the same shingles and signatures faster (distinct n-grams first,
+  cache-sized blocks computed in place);
 - which file survives: datatrove keeps an arbitrary member of each cluster; StarCoder2 keeps the best by license,
   stars, forks and dates. `ClusterKeyWriter` records those keys beside the signatures and `RankedMinhashCluster`
   replaces `MinhashDedupCluster`, writing the same `.remove` files for datatrove's `MinhashDedupFilter`.
@@ -56,19 +56,14 @@ class CodeWordTokenizer(WordTokenizer):
 
     def span_tokenize(self, text: str) -> list[tuple[int, int]]:
         raise NotImplementedError("MinHash only needs word_tokenize")
-_MERSENNE_61 = np.uint64((1 << 61) - 1)
+_MERSENNE_61 = np.uint64((1 << 61) - 1)  # datatrove's permutation modulus
+_ROWS_PER_BLOCK = 256
 
 
 def starcoder2_ngrams(text: str, n: int = 5) -> set[str]:
     """The distinct space-joined n-grams StarCoder2 hashes; none for a text of fewer than n tokens."""
     tokens = _NON_WORD.split(text.lower())
     return {" ".join(gram) for gram in zip(*(tokens[i:] for i in range(n)))}
-
-
-def _mod_mersenne_61(x: np.ndarray) -> np.ndarray:
-    """x mod (2^61 - 1) for uint64 x, without division: x = hi * 2^61 + lo and 2^61 = 1 (mod p)."""
-    x = (x & _MERSENNE_61) + (x >> np.uint64(61))
-    return np.where(x >= _MERSENNE_61, x - _MERSENNE_61, x)
 
 
 class StarCoder2MinhashSignature(MinhashDedupSignature):
@@ -87,13 +82,18 @@ class StarCoder2MinhashSignature(MinhashDedupSignature):
         return np.fromiter(hashes, dtype=np.uint64, count=len(grams)).reshape(-1, 1)
 
     def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
+        # datatrove's arithmetic, in blocks of rows that stay in cache and reuse one buffer (no large temporaries)
         a, b = self.parameters
         signature = np.full(self.num_hashes, np.iinfo(np.uint64).max, dtype=np.uint64)
-        mask = np.uint64(self.config.hash_config.max)
-        for start in range(0, len(shingles), 1024):  # blocks that stay in cache
-            permuted = _mod_mersenne_61(shingles[start : start + 1024] * a + b)
+        block = np.empty((min(len(shingles), _ROWS_PER_BLOCK), self.num_hashes), dtype=np.uint64)
+        for start in range(0, len(shingles), _ROWS_PER_BLOCK):
+            rows = shingles[start : start + _ROWS_PER_BLOCK]
+            permuted = block[: len(rows)]
+            np.multiply(rows, a, out=permuted)
+            np.add(permuted, b, out=permuted)
+            np.remainder(permuted, _MERSENNE_61, out=permuted)
             if self.config.hash_config.precision == 32:
-                permuted &= mask
+                np.bitwise_and(permuted, np.uint64(self.config.hash_config.max), out=permuted)
             np.minimum(signature, permuted.min(axis=0), out=signature)
         signature = signature.astype(self.config.hash_config.np_dtype)
         return [bucket.tolist() for bucket in np.split(signature, self.config.num_buckets)]
