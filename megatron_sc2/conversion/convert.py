@@ -6,7 +6,6 @@ a failed run leaves nothing that looks complete.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import time
@@ -24,6 +23,7 @@ from megatron_sc2.conversion.mapping import (
     EXTRA_STATE_MODULES, Param, Transform, hf_shapes, megatron_shape, merge_qkv, pad_vocab, params, split_qkv,
 )
 from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite
+from megatron_sc2.training import checkpointing
 
 IMPORTED_ITERATION = 0
 DEFAULT_EOD_ID = 0  # <|endoftext|> in the StarCoder2 tokenizer
@@ -142,7 +142,7 @@ def _check_megatron_shapes(reader: CheckpointReader, model: ModelConfig) -> int:
     if embedding_rows < model.vocab_size:
         raise ConversionError(
             f"{reader.folder}: embedding.word_embeddings.weight has {embedding_rows} rows, fewer than the "
-            f"vocab size {model.vocab_size} in {megatron_io.CHECKPOINT_INFO_FILE}"
+            f"vocab size {model.vocab_size} in {checkpointing.SC2_METADATA}"
         )
     for param in params(model):
         expected = megatron_shape(param, model, embedding_rows)
@@ -150,7 +150,7 @@ def _check_megatron_shapes(reader: CheckpointReader, model: ModelConfig) -> int:
         if found != expected:
             raise ConversionError(
                 f"{reader.folder}: tensor {param.megatron} has shape {found}, but the model config in "
-                f"{megatron_io.CHECKPOINT_INFO_FILE} implies {expected} (a checkpoint of another model?)"
+                f"{checkpointing.SC2_METADATA} implies {expected} (a checkpoint of another model?)"
             )
     return embedding_rows
 
@@ -189,8 +189,8 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
         parallel.validate_for(model)
     except ValueError as e:
         raise ConversionError(f"{hf}: {e}") from None
-    if (save / megatron_io.TRACKER_FILE).exists():
-        raise ConversionError(f"{save} already holds a checkpoint ({megatron_io.TRACKER_FILE}); choose a new --save folder")
+    if (save / checkpointing.MARKER).exists():
+        raise ConversionError(f"{save} already holds a checkpoint ({checkpointing.MARKER}); choose a new --save folder")
     reader = HFReader(hf)
     _check_hf_shapes(reader, model)
     padded_vocab = model.padded_vocab_size(tensor_parallel)
@@ -207,27 +207,17 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
     }
     summary = Summary(save, model, num_tensors=len(tensors), num_bytes=sum(sizes.values()))
     bar = Progress(summary.num_bytes, "import", progress)
-    info = {
-        "model": model.to_dict(),
-        "parallel": dataclasses.asdict(parallel),
-        "iteration": IMPORTED_ITERATION,
-        "model_only": True,
-        "imported_from": str(hf.resolve()),
-    }
-    final = megatron_io.iteration_dir(save, IMPORTED_ITERATION)
+    final = checkpointing.iteration_dir(save, IMPORTED_ITERATION)
     try:
         with staged(final) as staging:
             megatron_io.write_dist_checkpoint(
                 staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
             )
-            megatron_io.write_checkpoint_info(staging, info)
+            checkpointing.write_metadata(staging, IMPORTED_ITERATION, model, parallel, common={}, model_only=True)
     finally:
         bar.close()
-    tracker = save / megatron_io.TRACKER_FILE
-    partial = tracker.with_name(tracker.name + ".partial")
-    partial.write_text(f"{IMPORTED_ITERATION}\n")
-    partial.rename(tracker)
-    summary.files = [final.name, tracker.name]
+    checkpointing.write_marker(save, IMPORTED_ITERATION)
+    summary.files = [final.name, checkpointing.MARKER]
     summary.seconds = time.perf_counter() - start
     summary.notes += [
         f"from {hf}; model weights only (\"model_only\": true): training starts a fresh optimizer from them",

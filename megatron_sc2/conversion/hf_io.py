@@ -10,6 +10,7 @@ import json
 import re
 import struct
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,33 +219,35 @@ class HFReader:
                 f"{folder} has neither {SINGLE_FILE} nor {INDEX_FILE}"
                 + (f"; pickle weights ({', '.join(others)}) are refused: they can run code" if others else "")
             )
-        self._handles: dict = {}
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return tuple(self._open(name).get_slice(name).get_shape())
+        with self._open(name) as f:
+            return tuple(f.get_slice(name).get_shape())
 
     def dtype(self, name: str) -> torch.dtype:
-        stored = self._open(name).get_slice(name).get_dtype()
+        with self._open(name) as f:
+            stored = f.get_slice(name).get_dtype()
         dtypes = {code: dtype for dtype, code in _SAFETENSORS_DTYPES.items()}
         if stored not in dtypes:
             raise ConversionError(f"{self.folder}: tensor {name} has dtype {stored}; expected one of {sorted(dtypes)}")
         return dtypes[stored]
 
     def get(self, name: str) -> torch.Tensor:
-        return self._open(name).get_tensor(name)
+        with self._open(name) as f:
+            return f.get_tensor(name)
 
+    @contextmanager
     def _open(self, name: str):
+        """The file holding `name`, mapped only while it is read: a mapping kept open would keep
+        every page read so far resident, the whole model by the end."""
         from safetensors import safe_open
 
         if name not in self.weight_map:
             raise ConversionError(f"{self.folder}: tensor {name} is missing")
-        file = self.weight_map[name]
-        if file not in self._handles:
-            path = self.folder / file
-            if not path.is_file():
-                raise ConversionError(f"{path} (holding {name}) is missing")
-            self._handles[file] = safe_open(path, framework="pt")
-        handle = self._handles[file]
-        if name not in handle.keys():
-            raise ConversionError(f"{self.folder / file}: tensor {name} is missing")
-        return handle
+        path = self.folder / self.weight_map[name]
+        if not path.is_file():
+            raise ConversionError(f"{path} (holding {name}) is missing")
+        with safe_open(path, framework="pt") as f:
+            if name not in f.keys():
+                raise ConversionError(f"{path}: tensor {name} is missing")
+            yield f

@@ -22,14 +22,9 @@ from torch.distributed.checkpoint.planner import WriteItemType
 
 from megatron_sc2.config import ModelConfig
 from megatron_sc2.conversion.hf_io import ConversionError
+from megatron_sc2.training.checkpointing import MARKER, SC2_METADATA, iteration_dir
 
-TRACKER_FILE = "latest_checkpointed_iteration.txt"
-CHECKPOINT_INFO_FILE = "sc2_checkpoint.json"
 DIST_METADATA_FILE = ".metadata"
-
-
-def iteration_dir(root: Path, iteration: int) -> Path:
-    return root / f"iter_{iteration:07d}"
 
 
 # ---- safe metadata ----------------------------------------------------------------------------
@@ -88,9 +83,9 @@ def resolve_iteration(root: Path, iteration: int | None) -> int:
             found = sorted(p.name for p in root.glob("iter_*"))
             raise ConversionError(f"{iteration_dir(root, iteration)} does not exist; found: {found or 'none'}")
         return iteration
-    tracker = root / TRACKER_FILE
+    tracker = root / MARKER
     if not tracker.is_file():
-        raise ConversionError(f"{root} has no {TRACKER_FILE}; pass --iteration or point --load at a checkpoint folder")
+        raise ConversionError(f"{root} has no {MARKER}; pass --iteration or point --load at a checkpoint folder")
     text = tracker.read_text().strip()
     if not text.isdigit():
         raise ConversionError(f"{tracker}: expected an iteration number, found {text!r}")
@@ -105,9 +100,9 @@ class CheckpointReader:
 
         self.iteration = resolve_iteration(root, iteration)
         self.folder = iteration_dir(root, self.iteration)
-        info_path = self.folder / CHECKPOINT_INFO_FILE
+        info_path = self.folder / SC2_METADATA
         if not info_path.is_file():
-            raise ConversionError(f"{self.folder} has no {CHECKPOINT_INFO_FILE}: not a megatron_sc2 checkpoint")
+            raise ConversionError(f"{self.folder} has no {SC2_METADATA}: not a megatron_sc2 checkpoint")
         self.info = json.loads(info_path.read_text())
         try:
             self.model = ModelConfig.from_dict(self.info["model"])
@@ -231,7 +226,3 @@ class _LazySavePlanner(DefaultSavePlanner):
             raise ConversionError(f"{key}: produced shape {tuple(tensor.shape)}, expected {expected}")
         self.on_written(key)
         return tensor.to(write_item.tensor_data.properties.dtype).contiguous()
-
-
-def write_checkpoint_info(folder: Path, info: dict) -> None:
-    (folder / CHECKPOINT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")

@@ -1,17 +1,15 @@
-"""Our GPTModel under TP x PP on gloo: load a checkpoint (or save one from seeded weights) and
-write the logits of the given tokens, gathered to the full vocab, to LOGITS."""
+"""Our GPTModel under TP x PP on gloo: load a checkpoint (or save one from seeded weights), both
+through the trainer's checkpointing; write the logits of the given tokens (full vocab) to LOGITS."""
 
 import argparse
-import json
-from functools import partial
 from pathlib import Path
 
 import torch
 
 from megatron_sc2 import runtime
 from megatron_sc2.config import ModelConfig, ParallelConfig
-from megatron_sc2.conversion import megatron_io
 from megatron_sc2.model import build_model, to_transformer_config
+from megatron_sc2.training import checkpointing
 
 
 def seeded_fill(chunks):
@@ -27,34 +25,6 @@ def seeded_fill(chunks):
             index = tuple(slice(o, o + n) for o, n in zip(sh.global_offset, sh.data.shape))
             with torch.no_grad():
                 sh.data.copy_(full[index])
-
-
-def save(chunks, model_cfg, parallel, root: Path, iteration: int):
-    """A checkpoint in the trainer's layout: dist-checkpoint + sc2_checkpoint.json, tracker written last."""
-    from megatron.core import dist_checkpointing
-
-    folder = megatron_io.iteration_dir(root, iteration)
-    if torch.distributed.get_rank() == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-    torch.distributed.barrier()
-    state = {}
-    for chunk in chunks:
-        state.update(chunk.sharded_state_dict())
-    dist_checkpointing.save(state, str(folder))
-    if torch.distributed.get_rank() == 0:
-        info = {"model": model_cfg.to_dict(), "parallel": parallel.__dict__, "iteration": iteration}
-        megatron_io.write_checkpoint_info(folder, info)
-        (root / megatron_io.TRACKER_FILE).write_text(str(iteration))
-    torch.distributed.barrier()
-
-
-def load(chunks, root: Path):
-    from megatron.core import dist_checkpointing
-
-    iteration = megatron_io.resolve_iteration(root, None)
-    folder = megatron_io.iteration_dir(root, iteration)
-    for chunk in chunks:
-        chunk.load_state_dict(dist_checkpointing.load(chunk.sharded_state_dict(), str(folder)))
 
 
 def logits_of(chunks, tokens):
@@ -111,19 +81,21 @@ def main():
     runtime.initialize(parallel)
     from megatron.core import parallel_state
 
-    if args.load:
-        info_dir = megatron_io.iteration_dir(args.load, megatron_io.resolve_iteration(args.load, None))
-        model_cfg = ModelConfig.from_dict(json.loads((info_dir / megatron_io.CHECKPOINT_INFO_FILE).read_text())["model"])
+    if args.load:  # through the trainer's own checkpoint loading
+        directory, meta = checkpointing.resolve(args.load)
+        model_cfg = ModelConfig.from_dict(meta["model"])
     else:
         model_cfg = ModelConfig.from_file(args.model)
     chunks = build_model(model_cfg, to_transformer_config(model_cfg, parallel), max_sequence_length=512)
     for chunk in chunks:
         chunk.eval()
     if args.load:
-        load(chunks, args.load)
-    else:
+        checkpointing.load(directory, meta, chunks, None, model_config=model_cfg, parallel=parallel,
+                           load_optimizer=False)
+    else:  # and its own saving
         seeded_fill(chunks)
-        save(chunks, model_cfg, parallel, args.save, iteration=3)
+        checkpointing.save(args.save, 3, chunks, None, common={}, model_config=model_cfg, parallel=parallel,
+                           model_only=True)
     tokens = torch.load(args.tokens)
     logits = logits_of(chunks, tokens)
     generated = greedy(chunks, tokens, args.generate, model_cfg.vocab_size)
