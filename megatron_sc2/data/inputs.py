@@ -78,8 +78,25 @@ def _parquet_records(path: Path, columns: list[str], progress: Progress) -> Iter
         progress(size * done // rows)
 
 
+class CorruptInput(Exception):
+    """A file that cannot be read to its end: truncated or corrupt compression, broken Parquet."""
+
+
+def _read_errors() -> tuple[type[Exception], ...]:
+    import zstandard
+
+    return EOFError, OSError, ValueError, zstandard.ZstdError  # gzip, zstd, pyarrow (ArrowInvalid)
+
+
 def read_records(path: Path, columns: list[str], progress: Progress) -> Iterator[Record]:
-    """Records of one file: raw JSONL lines, or Parquet rows restricted to `columns`."""
+    """Records of one file: raw JSONL lines, or Parquet rows restricted to `columns`.
+
+    Raises CorruptInput, after the records that could be read, if the file breaks off."""
     if path.name.endswith(PARQUET_SUFFIXES):
-        return _parquet_records(path, columns, progress)
-    return _jsonl_records(path, progress)
+        records = _parquet_records(path, columns, progress)
+    else:
+        records = _jsonl_records(path, progress)
+    try:
+        yield from records
+    except _read_errors() as error:
+        raise CorruptInput(f"{path}: {type(error).__name__}: {error}") from error

@@ -22,7 +22,7 @@ import numpy as np
 
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
-from megatron_sc2.data.inputs import expand_inputs, read_records
+from megatron_sc2.data.inputs import CorruptInput, expand_inputs, read_records
 from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
 from megatron_sc2.data.records import Skip, parse, text_field
@@ -111,11 +111,16 @@ def encode_in_order(
 
 
 def _records(files: list[Path], columns: list[str], meter: ProgressMeter) -> Iterator:
+    """Records of all files; a file that breaks off is logged and counted, and the run goes on."""
     finished = 0  # bytes of the files before the current one
     for path in files:
-        yield from read_records(
-            path, columns, lambda position, before=finished: meter.advance(before + position)
-        )
+        try:
+            yield from read_records(
+                path, columns, lambda position, before=finished: meter.advance(before + position)
+            )
+        except CorruptInput as error:
+            meter.log(f"skipping the rest of a corrupt input file: {error}")
+            meter.stats.record(["corrupt_file"])
         finished += path.stat().st_size
 
 

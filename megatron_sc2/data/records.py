@@ -19,6 +19,7 @@ SKIP_REASONS = {
     "missing_key": ("a required key is absent", True),
     "wrong_type": ("a value is not a string", True),
     "invalid_unicode": ("a string holds lone surrogates, which have no UTF-8 form", True),
+    "corrupt_file": ("an input file breaks off (truncated or corrupt); counted once per file", True),
     "blank_line": ("blank line", False),
     "empty": ("empty document (megatron-core's GPTDataset cannot sample one)", False),
     "oversized": ("document larger than --max-document-bytes", False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 from pathlib import Path
@@ -47,22 +48,34 @@ def dataset_files(tmp_path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "out").iterdir() if ".bin" in p.name or ".idx" in p.name)
 
 
+def truncated_gzip(path: Path, lines: int) -> Path:
+    data = gzip.compress(
+        b"".join(json.dumps({"content": f"n = {i}\n"}).encode() + b"\n" for i in range(lines))
+    )
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
 def test_every_bad_input_is_counted_and_skipped(tmp_path, sc2_tokenizer_dir, sc2_tokenizer):
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
-    config = config_for(tmp_path, corpus(tmp_path / "in.jsonl"), tokenizer_model=str(sc2_tokenizer_dir),
-                        max_bad_fraction=1.0)  # fmt: skip
+    corpus(tmp_path / "a.jsonl")
+    truncated_gzip(tmp_path / "b.jsonl.gz", lines=2000)
+    config = config_for(tmp_path, tmp_path, tokenizer_model=str(sc2_tokenizer_dir), max_bad_fraction=1.0)
     stats = preprocess(config, log=lambda line: None)
-    assert set(BAD_LINES) == set(SKIP_REASONS)
-    assert dict(stats.skipped) == {reason: 1 for reason in BAD_LINES}
-    assert stats.records == len(GOOD) + len(BAD_LINES)
+
+    assert set(SKIP_REASONS) == {*BAD_LINES, "corrupt_file"}
+    assert dict(stats.skipped) == dict.fromkeys(SKIP_REASONS, 1)
+    readable = stats.records - len(GOOD) - len(BAD_LINES) - 1  # records of the gzip before it breaks off
+    assert 0 < readable < 2000
     assert stats.bad_records == sum(bad for _, bad in SKIP_REASONS.values())
     dataset = IndexedDataset(f"{config.output_prefix}_content_document")
+    expected = GOOD + [f"n = {i}\n" for i in range(readable)]
     assert [dataset[i].tolist() for i in range(len(dataset))] == [
-        sc2_tokenizer.encode(text) + [sc2_tokenizer.eod] for text in GOOD
+        sc2_tokenizer.encode(text) + [sc2_tokenizer.eod] for text in expected
     ]
     written = json.loads(Path(f"{config.output_prefix}_stats.json").read_text())
-    assert written["complete"] and written["skipped"] == {reason: 1 for reason in SKIP_REASONS}
+    assert written["complete"] and written["skipped"] == dict.fromkeys(SKIP_REASONS, 1)
 
 
 def load_tool():
