@@ -11,10 +11,10 @@ Examples:
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ --append-eod --workers 8
 
   # one document per repository (StarCoder2 §4.1), node 3 of 16
-  python tools/preprocess_data.py --input data/ --output-prefix out/stack-p03 --repo-context \\
+  python tools/preprocess_data.py --input data/ --output-prefix out/stack-p03 --repo-context --repo-key repo_name \\
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ \\
       --partition-index 3 --num-partitions 16
-  python tools/merge_datasets.py --input out/ --output-prefix out/stack_content_document
+  python tools/merge_datasets.py --input 'out/stack-p*_content_document' --output-prefix out/stack_content_document
 """
 
 from __future__ import annotations
@@ -52,17 +52,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument(
         "--output-prefix",
         required=True,
+        metavar="PREFIX",
         help="writes {prefix}_{key}_document.bin/.idx and {prefix}_stats.json",
     )
     data.add_argument(
         "--json-keys",
+        metavar="KEY",
         nargs="+",
         default=DEFAULTS.json_keys,
         help="record keys to tokenize, one dataset each (default: content)",
     )
     tok = parser.add_argument_group("tokenizer")
-    tok.add_argument("--tokenizer-type", required=True, help="HuggingFaceTokenizer or SentencePieceTokenizer")
-    tok.add_argument("--tokenizer-model", required=True, help="tokenizer folder or file")
+    tok.add_argument(
+        "--tokenizer-type",
+        required=True,
+        metavar="TYPE",
+        help="HuggingFaceTokenizer or SentencePieceTokenizer",
+    )
+    tok.add_argument("--tokenizer-model", required=True, metavar="PATH", help="tokenizer folder or file")
     tok.add_argument("--append-eod", action="store_true", help="end every document with the EOD token")
     repo = parser.add_argument_group("StarCoder2 repository context")
     repo.add_argument(
@@ -70,38 +77,54 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="one document per repository: files shuffled, <repo_name>/<file_sep> format, EOD at the end",
     )
-    repo.add_argument("--repo-key", default=DEFAULTS.repo_key, help="record key of the repository name")
-    repo.add_argument("--path-key", default=DEFAULTS.path_key, help="record key of the file path")
     repo.add_argument(
-        "--seed", type=int, default=DEFAULTS.seed, help="seed of file order and metadata choice"
+        "--repo-key", metavar="KEY", default=DEFAULTS.repo_key, help="record key of the repository name"
+    )
+    repo.add_argument(
+        "--path-key", metavar="KEY", default=DEFAULTS.path_key, help="record key of the file path"
+    )
+    repo.add_argument(
+        "--seed", type=int, metavar="N", default=DEFAULTS.seed, help="seed of file order and metadata choice"
     )
     run = parser.add_argument_group("run")
     run.add_argument(
         "--workers",
+        metavar="N",
         type=int,
         default=len(os.sched_getaffinity(0)),
         help="encoding threads (default: all available cores)",
     )
     run.add_argument(
-        "--log-interval", type=int, default=DEFAULTS.log_interval, help="documents between progress lines"
+        "--log-interval",
+        type=int,
+        metavar="N",
+        default=DEFAULTS.log_interval,
+        help="documents between progress lines",
     )
     run.add_argument(
         "--max-document-bytes",
+        metavar="BYTES",
         type=int,
         default=DEFAULTS.max_document_bytes,
         help="skip larger documents; repositories larger than this are split (default: 16 MiB)",
     )
     run.add_argument(
         "--max-bad-fraction",
+        metavar="FRACTION",
         type=float,
         default=DEFAULTS.max_bad_fraction,
         help="fail, writing nothing, if more records than this are bad input (default: 0.01)",
     )
     run.add_argument(
-        "--partition-index", type=int, default=0, help="this job's partition, for multi-node runs"
+        "--partition-index",
+        type=int,
+        metavar="I",
+        default=0,
+        help="this job's partition, for multi-node runs",
     )
     run.add_argument(
         "--num-partitions",
+        metavar="N",
         type=int,
         default=1,
         help="partitions of the whole input; merge them with tools/merge_datasets.py",
