@@ -195,6 +195,12 @@ def main() -> None:
     parser.add_argument(
         "--megatron-on-large", action="store_true", help="also run Megatron-LM on the large corpus"
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="interleaved rounds on the small corpus; the best of each is kept",
+    )
     parser.add_argument("--workdir", help="keep corpora and outputs here (default: a temporary folder)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", module="megatron")
