@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
-from megatron.core.datasets.utils import get_blend_from_list
+from megatron.core.datasets.indexed_dataset import IndexedDataset
+from megatron.core.datasets.utils import Split, get_blend_from_list
 
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
 from megatron_sc2.data.tokenizer import Tokenizer
@@ -78,9 +80,11 @@ def build_datasets(
     dicts: `tokens`, `labels`, `loss_mask`, `position_ids` (no attention mask: the model's
     attention applies the causal / sliding-window mask itself). Call on every rank.
     """
+    if not torch.distributed.is_initialized():
+        raise RuntimeError(
+            "build_datasets needs torch.distributed initialized (one process: a gloo group of 1)"
+        )
     blend = get_blend_from_list(list(data_path))
-    for prefix in blend[0]:
-        check_prefix(prefix)
     config = SC2DatasetConfig(
         random_seed=seed,
         sequence_length=seq_length,
@@ -94,17 +98,26 @@ def build_datasets(
         create_attention_mask=False,
         fim=fim,
     )
+    for prefix in blend[0]:
+        check_prefix(prefix, config)
     dataset_class = FIMGPTDataset if fim is not None and fim.rate > 0 else GPTDataset
     builder = BlendedMegatronDatasetBuilder(dataset_class, list(num_samples), lambda: True, config)
     return tuple(builder.build())
 
 
-def check_prefix(prefix: str) -> None:
-    """Fail on every rank, naming the prefix, before megatron-core would fail on rank 0 alone."""
+def check_prefix(prefix: str, config: GPTDatasetConfig) -> None:
+    """Fail on every rank with a message naming the prefix, where megatron-core would fail on
+    rank 0 alone (missing files) or loop forever (a split with no documents)."""
     missing = [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
-    if not missing:
-        return
-    hint = ""
-    if Path(f"{prefix}_content_document.idx").is_file():
-        hint = f"; did you mean {prefix}_content_document?"
-    raise FileNotFoundError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
+    if missing:
+        hint = ""
+        if Path(f"{prefix}_content_document.idx").is_file():
+            hint = f"; did you mean {prefix}_content_document?"
+        raise FileNotFoundError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
+    num_documents = len(IndexedDataset(prefix).sequence_lengths)
+    for split, bounds in zip(Split, config.split_matrix):
+        if bounds is not None and round(bounds[0] * num_documents) == round(bounds[1] * num_documents):
+            raise ValueError(
+                f"--split {config.split} gives the {split.name} split none of the {num_documents} "
+                f"documents of {prefix}: give it a larger share, or 0 to drop it"
+            )

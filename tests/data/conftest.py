@@ -108,8 +108,24 @@ def write_indexed_dataset(prefix: Path, documents: list[str], tokenizer) -> str:
 
 
 @pytest.fixture(scope="session")
-def stdlib_indexed_dataset(tmp_path_factory, stdlib_records, sc2_tokenizer) -> str:
-    """The prefix of a Megatron dataset (`{prefix}.bin/.idx`) of stdlib repositories."""
+def stdlib_documents(stdlib_records) -> list[str]:
+    """The stdlib corpus as 45 repository-context documents of up to three files."""
+    return repository_documents(stdlib_records)
+
+
+@pytest.fixture(scope="session")
+def stdlib_indexed_dataset(tmp_path_factory, stdlib_documents, sc2_tokenizer) -> str:
+    """The prefix of a Megatron dataset (`{prefix}.bin/.idx`) of the stdlib documents."""
     folder = tmp_path_factory.mktemp("indexed")
-    documents = repository_documents(stdlib_records)
-    return write_indexed_dataset(folder / "stdlib_content_document", documents, sc2_tokenizer)
+    return write_indexed_dataset(folder / "stdlib_content_document", stdlib_documents, sc2_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def gloo_group(tmp_path_factory):
+    """A one-process gloo group: megatron-core's dataset builder needs torch.distributed."""
+    import torch.distributed as dist
+
+    store = tmp_path_factory.mktemp("gloo") / "store"
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()

@@ -157,6 +157,7 @@ def test_invalid_rates_are_rejected():
         FIMConfig(spm_rate=1.5)
 
 
+@pytest.mark.usefixtures("gloo_group")
 def test_dataset_samples_are_valid_fim_of_the_plain_samples(sc2_tokenizer, stdlib_indexed_dataset, tmp_path):
     from megatron_sc2.data.datasets import build_datasets
 
