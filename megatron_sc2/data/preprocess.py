@@ -181,8 +181,8 @@ def repo_documents(
         grouping.tick(stats.records)
     log(f"grouped {stats.records:,} files into {spill.num_buckets} bucket(s), {spill.bytes / 1e6:,.1f} MB")
     meter.start(spill.bytes)
-    for repo, repo_files, done in spill.repositories():
-        for parts in repo_format.documents(repo, repo_files):
+    for repo, repo_files, content, done in spill.repositories():
+        for parts in repo_format.documents(repo, repo_files, content):
             yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)))
         meter.advance(done)
 

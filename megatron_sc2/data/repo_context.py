@@ -6,11 +6,12 @@
 Files of a repository may be anywhere in the input, so grouping goes through disk in bounded
 memory: pass 1 appends every file to one of up to `MAX_BUCKETS` bucket files chosen by a 64-bit
 hash of its repository name; pass 2 takes one bucket at a time, keeps only an index of it in
-memory (repository -> file offsets, a few dozen bytes per file) and reads back one repository at a
-time. Memory is therefore one bucket's index plus one repository, whatever the corpus size.
+memory (repository -> paths, sizes and offsets of its files, no contents) and reads contents back
+one document at a time. Memory is therefore one bucket's index plus one document, whatever the size
+of the corpus or of its largest repository.
 
 Everything random is drawn from a generator seeded by (seed, repository hash), so the output does
-not depend on input order, bucket count or partitioning: files are sorted by (path, content), then
+not depend on input order, bucket count or partitioning: files are sorted by (path, content digest), then
 shuffled; the metadata coin is drawn once per repository. Repositories come out ordered by
 (hash, name), which makes contiguous hash ranges (`partitions.repo_hash_range`) merge back into
 exactly the single-run output.
@@ -22,7 +23,7 @@ import hashlib
 import math
 import struct
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +32,28 @@ import numpy as np
 METADATA_PROBABILITY = 0.5
 MAX_BUCKETS = 256
 BUCKET_BYTES = 64 * 2**20  # of input on disk per bucket, until MAX_BUCKETS is reached
-_HEADER = struct.Struct("<QIII")  # repository hash, then the byte lengths of repository, path, content
+# repository hash, content digest, then the byte lengths of repository, path and content
+_HEADER = struct.Struct("<QQIII")
 
 Part = str | int  # text to encode, or a special token id
 
 
+def _digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
 def repo_hash(repo: str) -> int:
-    return int.from_bytes(hashlib.blake2b(repo.encode("utf-8"), digest_size=8).digest(), "little")
+    return _digest(repo.encode("utf-8"))
+
+
+@dataclass(frozen=True, order=True)
+class FileRef:
+    """A spilled file, without its content: what ordering and document splitting need."""
+
+    path: str
+    digest: int  # of the content: orders files with equal paths independently of input order
+    size: int  # content bytes
+    offset: int  # of its record in the bucket file
 
 
 @dataclass(frozen=True)
@@ -48,21 +64,23 @@ class RepoFormat:
     seed: int
     max_document_bytes: int | None = None
 
-    def documents(self, repo: str, files: list[tuple[str, str]]) -> Iterator[list[Part]]:
-        """The document(s) of one repository: several only if it exceeds max_document_bytes."""
+    def documents(
+        self, repo: str, files: list[FileRef], content: Callable[[FileRef], str]
+    ) -> Iterator[list[Part]]:
+        """The document(s) of one repository: several only if it exceeds max_document_bytes.
+        Contents are read one document at a time."""
         rng = np.random.default_rng([self.seed, repo_hash(repo)])
         with_metadata = rng.random() < METADATA_PROBABILITY
         files = sorted(files)
-        files = [files[i] for i in rng.permutation(len(files))]
         header: list[Part] = [self.repo_name_id, repo] if with_metadata else []
         parts, size = list(header), 0
-        for path, content in files:
-            text = f"{path}\n{content}" if with_metadata else content
-            text_size = len(text.encode("utf-8"))
+        for i in rng.permutation(len(files)):
+            file = files[i]
+            text_size = len(file.path.encode("utf-8")) + 1 + file.size if with_metadata else file.size
             if self.max_document_bytes and size and size + text_size > self.max_document_bytes:
                 yield parts + [self.eod_id]
                 parts, size = list(header), 0
-            parts += [self.file_sep_id, text]
+            parts += [self.file_sep_id, f"{file.path}\n{content(file)}" if with_metadata else content(file)]
             size += text_size
         yield parts + [self.eod_id]
 
@@ -85,7 +103,7 @@ class RepoSpill:
         fields = [s.encode("utf-8") for s in (repo, path, content)]
         bucket = (repo_key - self.lo) * self.num_buckets // (self.hi - self.lo)
         out = self._files[bucket]
-        out.write(_HEADER.pack(repo_key, *map(len, fields)))
+        out.write(_HEADER.pack(repo_key, _digest(fields[2]), *map(len, fields)))
         for data in fields:
             out.write(data)
         self.bytes += _HEADER.size + sum(map(len, fields))
@@ -94,37 +112,36 @@ class RepoSpill:
         for out in self._files:
             out.close()
 
-    def repositories(self) -> Iterator[tuple[str, list[tuple[str, str]], int]]:
-        """(repository, [(path, content)], spill bytes read so far), ordered by (hash, name)."""
+    def repositories(self) -> Iterator[tuple[str, list[FileRef], Callable[[FileRef], str], int]]:
+        """(repository, its files, a reader of their contents, spill bytes done), by (hash, name).
+
+        The reader is valid until the next repository is yielded."""
         self.close()
         done = 0
         for path in self.paths:
             with open(path, "rb") as bucket:
-                index = _index(bucket)
-                for (_, repo), offsets in sorted(index.items()):
-                    files = []
-                    for offset in offsets:
-                        path_and_content, size = _read_file(bucket, offset)
-                        files.append(path_and_content)
-                        done += size
-                    yield repo, files, done
+
+                def content(file: FileRef, bucket=bucket) -> str:
+                    bucket.seek(file.offset)
+                    _, _, repo_len, path_len, size = _HEADER.unpack(bucket.read(_HEADER.size))
+                    bucket.seek(repo_len + path_len, 1)
+                    return bucket.read(size).decode("utf-8")
+
+                for (_, repo), files in sorted(_index(bucket).items()):
+                    done += sum(
+                        _HEADER.size + len(repo.encode()) + len(f.path.encode()) + f.size for f in files
+                    )
+                    yield repo, files, content, done
             path.unlink()
 
 
-def _index(bucket) -> dict[tuple[int, str], list[int]]:
-    index: dict[tuple[int, str], list[int]] = defaultdict(list)
+def _index(bucket) -> dict[tuple[int, str], list[FileRef]]:
+    """(repository hash, repository) -> its files, reading every record but no content."""
+    index: dict[tuple[int, str], list[FileRef]] = defaultdict(list)
     while header := bucket.read(_HEADER.size):
-        repo_key, repo_len, path_len, content_len = _HEADER.unpack(header)
+        repo_key, digest, repo_len, path_len, size = _HEADER.unpack(header)
         offset = bucket.tell() - _HEADER.size
-        index[repo_key, bucket.read(repo_len).decode("utf-8")].append(offset)
-        bucket.seek(path_len + content_len, 1)
+        repo = bucket.read(repo_len).decode("utf-8")
+        index[repo_key, repo].append(FileRef(bucket.read(path_len).decode("utf-8"), digest, size, offset))
+        bucket.seek(size, 1)
     return index
-
-
-def _read_file(bucket, offset: int) -> tuple[tuple[str, str], int]:
-    """(path, content) of the file spilled at `offset`, and its size in the spill."""
-    bucket.seek(offset)
-    _, repo_len, path_len, content_len = _HEADER.unpack(bucket.read(_HEADER.size))
-    bucket.seek(repo_len, 1)
-    path, content = bucket.read(path_len).decode("utf-8"), bucket.read(content_len).decode("utf-8")
-    return (path, content), _HEADER.size + repo_len + path_len + content_len
