@@ -43,10 +43,10 @@ KNOWN_KEY_FORMATS = re.compile("|".join(KEY_FORMAT_PATTERNS))
 PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----(?P<value>[A-Za-z0-9+/=:,\s-]{64,}?)-----END \1PRIVATE KEY-----"
 )
-URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s@/]{3,})@[\w.-]+", re.IGNORECASE)
+URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s/]{3,})@[\w.-]+", re.IGNORECASE)
 # `name = value`, `name: value`, `"name": "value"`, `name := value`, `name => value`.
 ASSIGNMENT = re.compile(
-    r"(?P<name>[A-Za-z_][\w.-]*)[\"']?[ \t]*(?P<sep>:=|=>|=|:)[ \t]*"
+    r"(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<pre>[ \t]*)(?P<sep>:=|=>|=|:)(?P<post>[ \t]*)"
     r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\n]+)(?P=quote)|(?P<bare>[^\s\"',;#]+)[ \t]*$)",
     re.MULTILINE,
 )
@@ -60,9 +60,15 @@ IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:
 TOKEN = re.compile(r"(?<![\w+/=-])[A-Za-z0-9_+/-]{20,64}={0,2}(?![\w+/=-])")
 # Words that precede digests and package checksums, which look random but are not secrets.
 DIGEST_CONTEXT = re.compile(r"sha\d*|md5|hash|digest|checksum|integrity|etag|h1:|nonce|uuid|commit", re.IGNORECASE)
+# An identifier made of words: every lower-case letter in a run of two or more (atomic groups: linear time).
+CAMEL_CASE_WORDS = re.compile(r"(?>[A-Z]*[a-z]{2,}|[A-Z]+|\d+|_)+")
+# Hex values are digests when free-standing, but keys when assigned to a key name (many API keys are hex).
+HEX_KEY = re.compile(r"[0-9a-fA-F]{16,}")
 PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase"})
 SECRET_WORDS = frozenset({"secret", "token", "apikey", "credential", "credentials"})
 KEY_QUALIFIERS = frozenset({"api", "access", "secret", "private", "auth", "signing", "encryption", "master", "client"})
+# What may precede `NAME=value` on a config line: indentation, shell `export`/`set`, Dockerfile `ENV`/`ARG`.
+CONFIG_LINE_START = re.compile(r"[ \t]*(?:(?:export|set|ENV|ARG)[ \t]+)?")
 # A bare (unquoted) value that is code, not a literal: attribute chains, calls, subscripts.
 CODE_EXPRESSION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+.*|.*[()\[\]].*")
 PLACEHOLDER = re.compile(
@@ -119,8 +125,11 @@ def _decodes_to_text(token: str) -> bool:
 
 
 def _is_secret_token(token: str) -> bool:
-    """A random-looking token with both cases, not words joined by `_`, `/`, `-` (mangled names, paths)."""
+    """A random-looking token with both cases, not words joined by `_`, `/`, `-` (mangled names, paths) or
+    camel-cased (`testUtf8AndUtf16Surrogates2`)."""
     if any(re.fullmatch(r"[a-z]{3,}|[A-Z]{3,}", part) for part in re.split(r"[_/-]", token)[1:]):
+        return False
+    if CAMEL_CASE_WORDS.fullmatch(token):
         return False
     return (
         looks_random(token)
@@ -149,6 +158,12 @@ def _line_before(text: str, position: int) -> str:
     return text[text.rfind("\n", 0, position) + 1 : position]
 
 
+def _looks_like_variable(value: str) -> bool:
+    """`pwd = password`: an identifier that is not random. `.env`/properties lines (`PASSWORD=hunter2`, no spaces)
+    and YAML (`password: hunter2`) keep such values as literals."""
+    return value.isidentifier() and not looks_random(value)
+
+
 def _assignments(text: str):
     for m in ASSIGNMENT.finditer(text):
         kind = _secret_kind(m.group("name"))
@@ -157,21 +172,21 @@ def _assignments(text: str):
         group = "quoted" if m.group("quoted") is not None else "bare"
         value = m.group(group)
         if group == "bare" and (
-            _line_before(text, m.start()).strip()
+            not CONFIG_LINE_START.fullmatch(_line_before(text, m.start()))
             or CODE_EXPRESSION.fullmatch(value)
-            or (m.group("sep") != ":" and value.isidentifier())
+            or (_looks_like_variable(value) and m.group("sep") != ":" and (m.group("pre") or m.group("post")))
         ):
-            continue  # unquoted values only in `name: value` config lines, and only literals
+            continue  # unquoted values only on `name: value` config lines, and only literals
         if len(value) < 4 or PLACEHOLDER.match(value) or _secret_kind(value) is not None:
             continue  # too short, a placeholder, or itself the name of a secret field
-        if kind == "KEY" and not looks_random(value):
+        if kind == "KEY" and not (looks_random(value) or HEX_KEY.fullmatch(value)):
             continue
         yield Finding(m.start(group), m.end(group), kind, value)
 
 
 def _emails(text: str):
     for m in EMAIL.finditer(text):
-        if m.group("tld").lower() not in FILE_EXTENSIONS:
+        if m.group("tld").lower() not in FILE_EXTENSIONS and not m.group().startswith("git@"):  # SSH remotes
             yield Finding(m.start(), m.end(), "EMAIL", m.group())
 
 

@@ -73,6 +73,14 @@ POSITIVE_TEMPLATES = [
     ('    conn = connect(user="admin", password="{}")\n', "PASSWORD", _password),
     ('"password": "{}",\n', "PASSWORD", _password),
     ("String dbPassword = \"{}\";\n", "PASSWORD", _password),
+    ("DB_PASSWORD={}\nDB_HOST=localhost\n", "PASSWORD", _password),  # .env file
+    ("spring.datasource.password={}\n", "PASSWORD", _password),
+    ('MAILGUN_API_KEY = "{}"\n', "KEY", lambda rng: _rand(rng, "0123456789abcdef", 32)),
+    ('url = "http://{}:8080/api/v1"\n', "IP_ADDRESS", _ipv4),
+    ("git clone https://deploy:{}@git.example.org/app.git\n", "PASSWORD", _password),
+    # hard for rules: a password passed positionally, a key in prose
+    ('    client.login("admin", "{}")\n', "PASSWORD", _password),
+    ("# the staging key is {} (rotate monthly)\n", "KEY", lambda rng: _rand(rng, "0123456789abcdef", 32)),
 ]
 
 NEGATIVE_SNIPPETS = [
@@ -98,6 +106,12 @@ NEGATIVE_SNIPPETS = [
     lambda r: "torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)\n",
     lambda r: f"self.assertEqual(hashlib.md5(data).hexdigest(), '{_rand(r, '0123456789abcdef', 32)}')\n",
     lambda r: "BASE_URL = 'https://api.github.com/repos/{owner}/{repo}/pulls?per_page=100'\n",
+    lambda r: "git clone git@github.com:python/cpython.git\n",
+    lambda r: "def testHandlesUtf8AndUtf16Surrogates2(self):\n    pass\n",
+    lambda r: 'PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"\n',  # a PNG header in base64
+    lambda r: "mask = '255.255.255.0'\nexample = '203.0.113.7'\n",
+    lambda r: 'image: "nginx@sha256:' + _rand(r, "0123456789abcdef", 64) + '"\n',
+    lambda r: "pwd = os.getcwd()\npassword = getpass.getpass()\nself.password = password\n",
 ]
 
 
