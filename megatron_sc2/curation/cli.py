@@ -19,12 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     io = parser.add_argument_group("data")
-    io.add_argument("--input", required=True, help="folder of .jsonl[.gz|.zst] or .parquet record files")
+    io.add_argument("--input", required=True,
+                    help="folder of .jsonl/.json[.gz|.zst] or .parquet record files (one format), searched recursively")
     io.add_argument("--output", required=True, help="output folder (created)")
     io.add_argument("--schema", choices=sorted(SCHEMAS), default="default",
                     help="column names: 'default' (content, path, repository, language, license_type, stars, "
                     "forks, revision_date, visit_date) or 'the-stack-v2' (repo_name, star_events_count, ...)")
-    io.add_argument("--input-format", choices=("auto", "jsonl", "parquet"), default="auto")
     io.add_argument("--compression", choices=("none", "gzip", "zstd"), default="none",
                     help="compression of the output JSONL")
     io.add_argument("--write-removed", action="store_true",
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"curate.py: --input {args.input}: not a folder", file=sys.stderr)
         return 2
     cfg = CurationConfig(
-        input=args.input, output=args.output, schema=args.schema, input_format=args.input_format,
+        input=args.input, output=args.output, schema=args.schema,
         opt_out=args.opt_out, benchmarks=args.benchmark, skip=args.skip, write_removed=args.write_removed,
         compression=None if args.compression == "none" else args.compression, tasks=args.tasks,
         workers=args.workers, executor=args.executor, slurm_partition=args.slurm_partition,

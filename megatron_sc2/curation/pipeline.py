@@ -32,7 +32,7 @@ from megatron_sc2.curation.minhash import (
 )
 from megatron_sc2.curation.optout import OptOutFilter, read_opt_out_list
 from megatron_sc2.curation.pii import PIIRedactor
-from megatron_sc2.curation.records import SCHEMAS, RecordWriter, detect_input_format, record_reader
+from megatron_sc2.curation.records import SCHEMAS, RecordWriter, input_files, record_reader
 from megatron_sc2.curation.stats import summarize, write_json_atomically
 
 OPTIONAL_STEPS = ("basic-filters", "decontamination", "near-dedup", "pii")
@@ -43,7 +43,6 @@ class CurationConfig:
     input: str
     output: str
     schema: str = "default"
-    input_format: str = "auto"
     opt_out: str | None = None
     benchmarks: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
@@ -93,8 +92,8 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     if cfg.schema not in SCHEMAS:
         raise ValueError(f"unknown schema {cfg.schema!r}; choose from {', '.join(SCHEMAS)}")
     schema = SCHEMAS[cfg.schema]
-    input_format = detect_input_format(cfg.input) if cfg.input_format == "auto" else cfg.input_format
-    tasks = cfg.tasks or sum(1 for p in Path(cfg.input).rglob("*") if p.is_file() and not p.name.startswith("."))
+    input_format, files = input_files(cfg.input)
+    tasks = cfg.tasks or len(files)
     filtered, minhash = cfg.path("work", "filtered"), cfg.path("work", "minhash")
 
     filter_steps: list[PipelineStep] = [record_reader(cfg.input, schema, input_format)]

@@ -51,23 +51,30 @@ def _record_to_document(reader, data: dict, path: str, id_in_file: int) -> dict:
     return {"text": text, "id": str(doc_id) if doc_id is not None else f"{path}/{id_in_file}", "metadata": data}
 
 
-def record_reader(folder: str, schema: Schema, input_format: str, glob_pattern: str | None = None):
-    """A datatrove reader for `folder` whose documents keep all the record's columns in their metadata."""
+def record_reader(folder: str, schema: Schema, input_format: str):
+    """A datatrove reader of `folder`'s record files whose documents keep every column in their metadata."""
     reader_class = {"jsonl": JsonlReader, "parquet": ParquetReader}[input_format]
+    pattern = "**/*.parquet" if input_format == "parquet" else "**/*.json*"
     return reader_class(
-        folder, glob_pattern=glob_pattern, text_key=schema.content, id_key=schema.id,
+        folder, glob_pattern=pattern, text_key=schema.content, id_key=schema.id,
         adapter=_record_to_document, **({"add_file_path": False} if input_format == "jsonl" else {}),
     )
 
 
-def detect_input_format(folder: str) -> str:
-    """`jsonl` or `parquet` from the file names under `folder`; fails on an empty or mixed folder."""
-    names = [p.name for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")]
-    formats = {"parquet" if n.endswith(".parquet") else "jsonl" for n in names if ".json" in n or n.endswith(".parquet")}
+def _format_of(name: str) -> str | None:
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "jsonl" if name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")) else None
+
+
+def input_files(folder: str) -> tuple[str, list[Path]]:
+    """The record files under `folder` and their one format (`jsonl` or `parquet`); fails on none or a mix."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and _format_of(p.name))
+    formats = {_format_of(p.name) for p in files}
     if len(formats) != 1:
-        found = ", ".join(sorted(formats)) or "no .jsonl[.gz|.zst] or .parquet files"
-        raise ValueError(f"{folder}: expected one input format, found {found}")
-    return formats.pop()
+        found = " and ".join(sorted(formats)) or "no .jsonl[.gz|.zst] or .parquet files"
+        raise ValueError(f"{folder}: expected record files of one format, found {found}")
+    return formats.pop(), files
 
 
 class RecordWriter(JsonlWriter):
@@ -75,7 +82,7 @@ class RecordWriter(JsonlWriter):
 
     name = "🐿 Jsonl records"
 
-    def __init__(self, folder: str, schema: Schema, compression: str | None = "gzip"):
+    def __init__(self, folder: str, schema: Schema, compression: str | None = "zstd"):
         super().__init__(folder, output_filename="${rank}.jsonl", compression=compression)
         self.content_key = schema.content
 
