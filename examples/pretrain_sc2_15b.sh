@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# StarCoder2-15B pretraining on nodes of 8x H100 80GB: the 4k base stage, then the 16k long-context
+# stage (examples/configs/sc2-15b.yaml), resuming from $CHECKPOINT_DIR when it holds a checkpoint.
+#
+#   sbatch --nodes 16 examples/slurm/pretrain_sc2.sbatch 15b    # batch job
+#   examples/pretrain_sc2_15b.sh [overrides...]                 # inside salloc, or on one machine
+# Without SLURM, run it on every node with NNODES, NODE_RANK and MASTER_ADDR set.
+#
+# Environment:
+#   DATA_PATH         required  dataset prefix, or a blend "W1 PREFIX1 W2 PREFIX2 ..." (tools/preprocess_data.py)
+#   TOKENIZER_MODEL   required  tokenizer.json or its folder
+#   CHECKPOINT_DIR    required  --save; also --load once it holds a checkpoint
+#   TENSORBOARD_DIR   default $CHECKPOINT_DIR/tensorboard
+#   METRICS_FILE      default $CHECKPOINT_DIR/metrics.jsonl   (plot with tools/plot_metrics.py)
+#   DATA_CACHE_PATH   default $CHECKPOINT_DIR/data_cache      (shared by all nodes)
+#   WANDB_PROJECT     optional; W&B run name from WANDB_NAME, default the job name
+#   GPUS_PER_NODE     default 8;  MASTER_PORT default 29500
+# Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
+#
+# Layout: TP 4, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 2 x nodes.
+# Estimated memory per GPU (GiB), 3.99B parameters per GPU (15.96B / TP 4):
+#   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
+#       23.7 at DP 32 (16 nodes), 27.9 at DP 8 (4 nodes)
+#   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute
+#   (Korthikanti et al. 2022; GQA and zero dropout store less), x 40 layers:  4k 8.0,  16k 31.9
+#   logits and cross entropy in fp32, vocabulary split over TP, ~10 s V / TP bytes: 4k 0.5, 16k 1.9
+#   total: 4k ~32, 16k ~57 (16 nodes) to ~62 (4 nodes), plus a few GiB of CUDA context, NCCL
+#   buffers and allocator slack, of 80.
+# Why: TP is capped at 4 by the 4 KV groups and stays inside a node's NVLink. PP 2 would save
+# ~12 GiB of weights and grads but no activations (1F1B keeps PP microbatches of L/PP layers in
+# flight), and the 16k stage has few microbatches per rank (256 sequences / DP 256 = 1 on 128
+# nodes), so its bubble (PP-1)/microbatches would reach 50%. Runs on 4 to 128 nodes (a power of
+# two, so DP divides the global batches 1024 and 256); 1 node does not fit the 16k stage, 2 is tight.
+set -euo pipefail
+
+CONFIG=sc2-15b
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+missing=()
+for name in DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR; do
+    [[ -n "${!name:-}" ]] || missing+=("$name")
+done
+if ((${#missing[@]})); then
+    echo "error: set ${missing[*]} (see the header of $0)" >&2
+    exit 2
+fi
+if [[ ! -e "$TOKENIZER_MODEL" ]]; then
+    echo "error: TOKENIZER_MODEL=$TOKENIZER_MODEL does not exist" >&2
+    exit 2
+fi
+
+mkdir -p "$CHECKPOINT_DIR"
+read -r -a blend <<<"$DATA_PATH"
+args=(
+    --config "$REPO/examples/configs/$CONFIG.yaml"
+    --data-path "${blend[@]}"
+    --tokenizer-model "$TOKENIZER_MODEL"
+    --save "$CHECKPOINT_DIR"
+    --data-cache-path "${DATA_CACHE_PATH:-$CHECKPOINT_DIR/data_cache}"
+    --tensorboard-dir "${TENSORBOARD_DIR:-$CHECKPOINT_DIR/tensorboard}"
+    --metrics-file "${METRICS_FILE:-$CHECKPOINT_DIR/metrics.jsonl}"
+)
+if [[ -f "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt" ]]; then
+    args+=(--load "$CHECKPOINT_DIR")
+fi
+if [[ -n "${WANDB_PROJECT:-}" ]]; then
+    args+=(--wandb-project "$WANDB_PROJECT" --wandb-exp-name "${WANDB_NAME:-${SLURM_JOB_NAME:-$CONFIG}}")
+fi
+args+=("$@")
+
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export CUDA_DEVICE_MAX_CONNECTIONS=1  # keeps TP/SP communication ordered before compute (Megatron-LM)
+export TORCH_NCCL_AVOID_RECORD_STREAMS=1
+export MASTER_PORT=${MASTER_PORT:-29500}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+
+if [[ -n "${SLURM_JOB_ID:-}" ]]; then
+    MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+    export MASTER_ADDR GPUS_PER_NODE
+    # One task per node; each runs torchrun, which starts one process per GPU. SLURM_NODEID is
+    # expanded by the task's own shell, hence the single quotes.
+    # shellcheck disable=SC2016
+    exec srun --nodes "$SLURM_NNODES" --ntasks-per-node 1 --kill-on-bad-exit=1 bash -c '
+        exec torchrun --nnodes "$SLURM_NNODES" --node-rank "$SLURM_NODEID" --nproc-per-node "$GPUS_PER_NODE" \
+            --rdzv-backend static --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" \
+            -m megatron_sc2.pretrain "$@"' torchrun "${args[@]}"
+fi
+
+exec torchrun --nnodes "${NNODES:-1}" --node-rank "${NODE_RANK:-0}" --nproc-per-node "$GPUS_PER_NODE" \
+    --rdzv-backend static --rdzv-endpoint "${MASTER_ADDR:-localhost}:$MASTER_PORT" \
+    -m megatron_sc2.pretrain "${args[@]}"
