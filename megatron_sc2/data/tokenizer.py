@@ -4,6 +4,10 @@ Encoding adds nothing (no BOS, no post-processing): preprocessing appends the EO
 itself, and FIM re-encodes fragments that must not gain extra tokens. Decoding keeps special
 tokens, so `<file_sep>` and friends survive a decode/encode round trip. Special ids are
 always looked up by name (`token_id`), never assumed.
+
+`special_tokens=False` encodes special-token text such as a literal `<file_sep>` inside a file
+as ordinary text; sentencepiece cannot switch its user-defined symbols off, so there the flag
+changes nothing.
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from megatron_sc2.data.special_tokens import EOD
+from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 
 class Tokenizer(Protocol):
     vocab_size: int
     eod: int
+    special_ids: frozenset[int]
 
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str, special_tokens: bool = True) -> list[int]: ...
 
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]: ...
+    def encode_batch(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]: ...
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
@@ -41,14 +46,20 @@ class HuggingFaceTokenizer:
                 f"no Hugging Face tokenizer at {path} (expected a tokenizer.json or a folder with one)"
             )
         self._tok = _HFTokenizer.from_file(str(file))
+        self._as_text = _HFTokenizer.from_file(str(file))
+        self._as_text.encode_special_tokens = True
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
         self.eod = self.token_id(EOD)
+        added = self._tok.get_added_tokens_decoder()
+        self.special_ids = frozenset(i for i, token in added.items() if token.special)
 
-    def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
+    def encode(self, text: str, special_tokens: bool = True) -> list[int]:
+        tokenizer = self._tok if special_tokens else self._as_text
+        return tokenizer.encode(text, add_special_tokens=False).ids
 
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self._tok.encode_batch_fast(list(texts), add_special_tokens=False)]
+    def encode_batch(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        tokenizer = self._tok if special_tokens else self._as_text
+        return [e.ids for e in tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids), skip_special_tokens=False)
@@ -64,7 +75,11 @@ class HuggingFaceTokenizer:
 
 
 class SentencePieceTokenizer:
-    """A sentencepiece `.model`. EOD is `<|endoftext|>` if the model has it, else its EOS piece."""
+    """A sentencepiece `.model`. EOD is `<|endoftext|>` if the model has it, else its EOS piece.
+
+    Special ids are its control pieces plus the StarCoder2 special tokens it has (sentencepiece
+    does not expose which pieces are user-defined symbols).
+    """
 
     def __init__(self, path: str | Path):
         import sentencepiece
@@ -75,6 +90,9 @@ class SentencePieceTokenizer:
         self._sp = sentencepiece.SentencePieceProcessor(model_file=self.path)
         self.vocab_size = self._sp.get_piece_size()
         self.eod = self._eod()
+        control = {i for i in range(self.vocab_size) if self._sp.is_control(i)}
+        known = {self._sp.piece_to_id(name) for name in SPECIAL_TOKENS if self._has(name)}
+        self.special_ids = frozenset(control | known)
 
     def _eod(self) -> int:
         try:
@@ -86,20 +104,22 @@ class SentencePieceTokenizer:
                 ) from None
             return self._sp.eos_id()
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, special_tokens: bool = True) -> list[int]:
         return self._sp.encode(text)
 
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+    def encode_batch(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
         return self._sp.encode(list(texts))
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._sp.decode(list(ids))
 
     def token_id(self, name: str) -> int:
-        token_id = self._sp.piece_to_id(name)
-        if self._sp.id_to_piece(token_id) != name:  # unknown pieces map to <unk>
+        if not self._has(name):
             raise KeyError(f"token {name!r} is not in the sentencepiece model {self.path}")
-        return token_id
+        return self._sp.piece_to_id(name)
+
+    def _has(self, name: str) -> bool:
+        return self._sp.id_to_piece(self._sp.piece_to_id(name)) == name  # unknown pieces map to <unk>
 
     def __reduce__(self):
         return type(self), (self.path,)

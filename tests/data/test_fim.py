@@ -144,6 +144,26 @@ def test_output_is_truncated_or_padded_with_fim_pad(sc2_tokenizer, files):
     assert a + c + b == files[0]
 
 
+def test_special_token_text_in_a_file_stays_text(sc2_tokenizer, files):
+    """Preprocessing encodes a literal `<file_sep>` inside a file as text; FIM must not turn it
+    into a real separator. Real special tokens inside a file (notebook cells) stay single ids."""
+    transform = FIMTransform(FIMConfig(rate=1.0, fragment_rate=1.0), sc2_tokenizer)
+    literal = f"SEP = '{FILE_SEP}'\nEND = '{EOD}'\n" + files[0]
+    cell = sc2_tokenizer.token_id("<jupyter_code>")
+    ids = [sc2_tokenizer.token_id(FILE_SEP), *sc2_tokenizer.encode(literal, special_tokens=False), cell]
+    ids += sc2_tokenizer.encode("print(1)\n")
+    window = with_room(np.array(ids, dtype=np.int64), sc2_tokenizer)
+    kept_cell = 0
+    for seed in range(30):
+        out = transform(window, np.random.default_rng(seed))
+        first_eod = np.flatnonzero(out == sc2_tokenizer.eod)[0]
+        assert np.count_nonzero(out == sc2_tokenizer.token_id(FILE_SEP)) == 1
+        assert np.all(out[first_eod:] == sc2_tokenizer.eod)
+        assert check_rearrangement(window, out, sc2_tokenizer, skip_last=False) == 1
+        kept_cell += int(cell in out)
+    assert kept_cell > 20  # only a cut through "<jupyter_code>" itself turns it into text
+
+
 def test_same_generator_state_same_output(sc2_tokenizer, files):
     transform = FIMTransform(FIMConfig(), sc2_tokenizer)
     window = window_of(sc2_tokenizer, files[:8], FILE_SEP)

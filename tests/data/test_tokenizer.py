@@ -42,6 +42,15 @@ def test_special_tokens_are_single_ids_in_starcoder2_order(sc2_tokenizer):
     assert sc2_tokenizer.decode(ids) == f"{FILE_SEP}a.py\nx = 1{EOD}"
 
 
+def test_special_token_text_can_be_encoded_as_text(sc2_tokenizer):
+    text = f"x = '{FILE_SEP}' + '{EOD}'\n"
+    as_text = sc2_tokenizer.encode(text, special_tokens=False)
+    assert not set(as_text) & sc2_tokenizer.special_ids
+    assert sc2_tokenizer.decode(as_text) == text
+    assert sc2_tokenizer.encode_batch([text], special_tokens=False) == [as_text]
+    assert sc2_tokenizer.special_ids == {sc2_tokenizer.token_id(name) for name in SPECIAL_TOKENS}
+
+
 def test_unknown_special_token_is_a_clear_error(sc2_tokenizer):
     with pytest.raises(KeyError, match="<no_such_token>"):
         sc2_tokenizer.token_id("<no_such_token>")
@@ -113,6 +122,7 @@ def test_sentencepiece_tokenizer(tmp_path, stdlib_texts):
     text = f"{FILE_SEP}def f(x):\n    return x + 1  # done{EOD}"
     assert tok.decode(tok.encode(text)) == text
     assert tok.encode_batch([text, "y"]) == [tok.encode(text), tok.encode("y")]
+    assert {tok.eod, tok.token_id(FILE_SEP)} < tok.special_ids
     with pytest.raises(KeyError, match="<fim_pad>"):
         tok.token_id("<fim_pad>")
 
