@@ -43,6 +43,8 @@ STARCODER2_MINHASH = MinhashConfig(
     hash_config=HashConfig(precision=32, hash_fc="xxhash"),
 )
 _NON_WORD = re.compile(r"\W")
+_MERSENNE_61 = np.uint64((1 << 61) - 1)  # datatrove's permutation modulus
+_ROWS_PER_BLOCK = 256
 
 
 class CodeWordTokenizer(WordTokenizer):
@@ -56,8 +58,6 @@ class CodeWordTokenizer(WordTokenizer):
 
     def span_tokenize(self, text: str) -> list[tuple[int, int]]:
         raise NotImplementedError("MinHash only needs word_tokenize")
-_MERSENNE_61 = np.uint64((1 << 61) - 1)  # datatrove's permutation modulus
-_ROWS_PER_BLOCK = 256
 
 
 def starcoder2_ngrams(text: str, n: int = 5) -> set[str]:
@@ -184,26 +184,33 @@ class RankedMinhashCluster(PipelineStep):
                         parent[max(ra, rb)] = min(ra, rb)
         return {node: find(node) for node in parent}
 
-    def _keys(self, rank: int) -> np.ndarray:
-        with self.keys_folder.open(f"keys/{rank:05d}.keys", "rb") as f:
-            return np.frombuffer(f.read(), dtype=CLUSTER_KEY)
+    def _cluster_keys(self, nodes) -> dict[tuple[int, int], tuple[int, ...]]:
+        """The keys of the given (rank, doc) nodes, reading one rank's key file at a time."""
+        by_rank: dict[int, list[int]] = {}
+        for file_rank, doc in nodes:
+            by_rank.setdefault(file_rank, []).append(doc)
+        keys = {}
+        for file_rank, docs in by_rank.items():
+            with self.keys_folder.open(f"keys/{file_rank:05d}.keys", "rb") as f:
+                table = np.frombuffer(f.read(), dtype=CLUSTER_KEY)
+            keys.update({(file_rank, doc): tuple(table[doc].tolist()) for doc in docs})
+        return keys
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1):
         if world_size != 1:
             raise ValueError("RankedMinhashCluster runs as a single task")
         with self.track_time():
             roots = self._union_find()
-            keys = {r: self._keys(r) for r in sorted({node[0] for node in roots})}
-            best: dict[tuple[int, int], tuple] = {}
+            keys = self._cluster_keys(roots)
+            best: dict[tuple[int, int], tuple[int, int]] = {}
             for node, root in roots.items():
-                # larger key wins; on a tie the earlier (rank, doc) wins, so the choice is deterministic
-                rank_key = (tuple(keys[node[0]][node[1]].tolist()), -node[0], -node[1])
-                if root not in best or rank_key > best[root][0]:
-                    best[root] = (rank_key, node)
-            keep = {node for _, node in best.values()}
-            self.stat_update("clusters", value=len(best))
+                # the larger key wins; on a tie the earlier (rank, doc), so the choice is deterministic
+                if root not in best or (keys[node], best[root]) > (keys[best[root]], node):
+                    best[root] = node
+            keep = set(best.values())
             removed = sorted(node for node in roots if node not in keep)
             with self.output_folder.get_output_file_manager(mode="wb") as out:
                 for file_rank, doc in removed:
                     out.write(f"{file_rank:06d}.remove", struct.pack("<I", doc))
+            self.stat_update("clusters", value=len(best))
             self.stat_update("near_duplicates", value=len(removed))
