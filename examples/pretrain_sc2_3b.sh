@@ -15,6 +15,7 @@
 #   DATA_CACHE_PATH   default $CHECKPOINT_DIR/data_cache      (shared by all nodes)
 #   WANDB_PROJECT     optional; W&B run name from WANDB_NAME, default the job name
 #   GPUS_PER_NODE     default 8;  MASTER_PORT default 29500
+#   SRUN_ARGS         more srun options, e.g. a container: "--container-image=IMAGE --container-mounts=..."
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 2, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 4 x nodes.
@@ -76,10 +77,11 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 if [[ -n "${SLURM_JOB_ID:-}" ]]; then
     MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
     export MASTER_ADDR GPUS_PER_NODE
+    read -r -a srun_extra <<<"${SRUN_ARGS:-}"
     # One task per node; each runs torchrun, which starts one process per GPU. SLURM_NODEID is
     # expanded by the task's own shell, hence the single quotes.
     # shellcheck disable=SC2016
-    exec srun --nodes "$SLURM_NNODES" --ntasks-per-node 1 --kill-on-bad-exit=1 bash -c '
+    exec srun --nodes "$SLURM_NNODES" --ntasks-per-node 1 --kill-on-bad-exit=1 "${srun_extra[@]}" bash -c '
         exec torchrun --nnodes "$SLURM_NNODES" --node-rank "$SLURM_NODEID" --nproc-per-node "$GPUS_PER_NODE" \
             --rdzv-backend static --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" \
             -m megatron_sc2.pretrain "$@"' torchrun "${args[@]}"
