@@ -15,6 +15,7 @@ import numbers
 import resource
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Self
 
 GIB = 2**30
@@ -75,8 +76,9 @@ def _speed(v: dict) -> str | None:
 def _compute(v: dict) -> str | None:
     if v.get("tflops_per_device") is None:
         return None
-    mfu = v.get("mfu")
-    return f"{v['tflops_per_device']:.1f} TFLOP/s/dev" + (f" MFU {100 * mfu:.1f}%" if mfu is not None else "")
+    tflops, mfu = v["tflops_per_device"], v.get("mfu")
+    rate = f"{tflops:.1f} TFLOP/s/dev" if tflops >= 1 else f"{1e3 * tflops:.1f} GFLOP/s/dev"
+    return rate + (f" MFU {100 * mfu:.1f}%" if mfu is not None else "")
 
 
 # The stdout line, left to right.
@@ -142,6 +144,7 @@ class MetricsLogger:
 
             self._tensorboard = SummaryWriter(log_dir=tensorboard_dir)
         if metrics_file:
+            Path(metrics_file).parent.mkdir(parents=True, exist_ok=True)
             self._file = open(metrics_file, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
 
     def log(self, values: dict) -> None:
