@@ -7,6 +7,7 @@ not see (names, secrets in unnamed positions, context-dependent cases) is listed
 
 import base64
 import binascii
+import bisect
 import ipaddress
 import math
 import re
@@ -220,13 +221,14 @@ DETECTORS = (_keys, _assignments, _emails, _ips)
 def find_pii(text: str) -> list[Finding]:
     """Non-overlapping findings in text order."""
     chosen: list[Finding] = []
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # of `chosen`, sorted
     for detector in DETECTORS:
         for f in detector(text):
-            if all(f.end <= s or f.start >= e for s, e in taken):
-                chosen.append(f)
-                taken.append((f.start, f.end))
-    return sorted(chosen, key=lambda f: f.start)
+            i = bisect.bisect_right(starts, f.start)
+            if (i == 0 or chosen[i - 1].end <= f.start) and (i == len(chosen) or f.end <= chosen[i].start):
+                chosen.insert(i, f)
+                starts.insert(i, f.start)
+    return chosen
 
 
 def _ip_replacement(address: str, already_mapped: dict[str, str]) -> str:
