@@ -39,6 +39,8 @@ class MegatronCoreTokenizer:
 
 @dataclass
 class SC2DatasetConfig(GPTDatasetConfig):
+    """GPTDatasetConfig plus the FIM settings FIMGPTDataset reads."""
+
     fim: FIMConfig | None = None
 
 

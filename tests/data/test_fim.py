@@ -62,8 +62,8 @@ def assert_binomial(successes: int, trials: int, p: float) -> None:
 
 @pytest.fixture(scope="module")
 def files(stdlib_records) -> list[str]:
-    """Short real source files (their first 1500 characters)."""
-    return [r["content"][:1500] for r in stdlib_records if len(r["content"]) > 200]
+    """Short real source files (their first 800 characters)."""
+    return [r["content"][:800] for r in stdlib_records if len(r["content"]) > 200]
 
 
 def window_of(tokenizer, texts: list[str], separator: str) -> np.ndarray:
