@@ -7,11 +7,11 @@ context AV, output projection, the non-gated MLP (h -> ffn -> h); once per token
 RoPE, bias) and the embedding lookup are not counted, as in Megatron-LM and the PaLM paper.
 
 Attention is counted exactly, not halved by a rule of thumb: documents are packed without an
-attention reset at their ends (as StarCoder2 trains), so the query at position p sees min(p+1,
-W) keys, W being the sliding window (HF convention: the token itself and W - 1 before it) or
-unbounded. Without a window the mean is (S + 1) / 2 keys per query. Megatron-LM's formula
-counts S / 2 since 2025 (commit 8873b55d6a, "only half of the attention matrix is non-zero";
-before that it counted S, which overstates a 15B 4k step by 6%); tests/test_flops.py pins the
+attention reset at their ends (as StarCoder2 trains), so the query at position p sees
+min(p + 1, W) keys, W being the sliding window (HF convention: the token itself and W - 1 before
+it) or unbounded. Without a window the mean is (S + 1) / 2 keys per query. Megatron-LM's formula
+counts S / 2 since 2025 (commit 8873b55d6a, "only half of the attention matrix is non-zero");
+before that it counted S, which overstates a 15B 4k step by 6%. tests/test_flops.py pins the
 exact relation.
 
 Backward is twice the forward (data and weight gradients), so a training step is 3 forwards.
