@@ -4,10 +4,10 @@
     signatures  cluster keys + StarCoder2 MinHash signatures                    -> work/minhash
     buckets     LSH: equal band signatures -> duplicate pairs (one task per band)
     clusters    connected components; all but the best-ranked file marked
-    dedup       drop marked files, redact PII, write the clean records          -> data/
+    output      drop marked files, redact PII, write the clean records          -> data/
     report      stats.json from every stage's counters
 
-Stages that share documents (signatures, dedup) read the same files with the same task count, so the document
+Stages that share documents (signatures, output) read the same files with the same task count, so the document
 numbers datatrove's MinHash blocks exchange line up. Re-running the same command resumes: finished tasks are skipped.
 """
 
@@ -124,7 +124,7 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     if "pii" not in cfg.skip:
         final_steps.append(PIIRedactor())
     final_steps.append(RecordWriter(cfg.path("data"), schema, compression=cfg.compression))
-    stages.append(Stage("dedup", final_steps, tasks))
+    stages.append(Stage("output", final_steps, tasks))
     names = [s.name for s in stages]
     stages.append(Stage("report", [WriteStats(cfg.path("logs"), names, cfg.path("stats.json"))], 1))
     return stages
