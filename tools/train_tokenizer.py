@@ -80,6 +80,10 @@ def read_texts(files: list[Path], key: str) -> Iterator[str]:
                     raise ValueError(f"{file}:{line_number}: invalid JSON ({error})") from None
                 if not isinstance(record, dict) or key not in record:
                     raise KeyError(f"{file}:{line_number}: record has no key {key!r} (set --json-key)")
+                if not isinstance(record[key], str):
+                    raise TypeError(
+                        f"{file}:{line_number}: {key!r} is {type(record[key]).__name__}, not text"
+                    )
                 yield record[key]
 
 
@@ -160,4 +164,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, KeyError, TypeError, ValueError) as error:
+        sys.exit(f"train_tokenizer.py: error: {error.args[0]}")
