@@ -25,14 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from megatron_sc2.config import get_preset  # noqa: E402
-from megatron_sc2.conversion import hf_io  # noqa: E402
-from megatron_sc2.conversion.mapping import hf_shapes  # noqa: E402
 
 BASELINE = """
 import sys
@@ -45,12 +38,18 @@ for shard in sorted(source.glob("*.safetensors")):
 """
 
 
-def write_random_hf(folder: Path, preset: str, max_shard_bytes: int) -> int:
+def write_random_hf(folder: Path, preset: str, max_shard_size: str) -> None:
     """A random HF folder of the preset's shape in bf16, written tensor by tensor."""
+    import torch
+
+    from megatron_sc2.config import get_preset
+    from megatron_sc2.conversion import hf_io
+    from megatron_sc2.conversion.mapping import hf_shapes
+
     model = get_preset(preset)
     folder.mkdir(parents=True)
     specs = [hf_io.TensorSpec(name, shape, torch.bfloat16) for name, shape in hf_shapes(model).items()]
-    shards = hf_io.plan_shards(specs, max_shard_bytes)
+    shards = hf_io.plan_shards(specs, hf_io.parse_size(max_shard_size))
     names = hf_io.shard_file_names(len(shards))
     generator = torch.Generator().manual_seed(0)
     for shard, name in zip(shards, names):
@@ -60,11 +59,13 @@ def write_random_hf(folder: Path, preset: str, max_shard_bytes: int) -> int:
         )
     hf_io.write_index(folder, shards, names)
     hf_io.write_json(folder / "config.json", hf_io.hf_config(model, torch.bfloat16, eod_id=0))
-    return sum(spec.nbytes for spec in specs)
 
 
 def measure(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process, from its own rusage."""
+    """Wall seconds and peak RSS (bytes) of one child process, from its own rusage.
+
+    Linux carries a process's peak RSS across exec, so a child starts from this process's peak:
+    this process therefore imports nothing heavy (no torch) and generates the model in a child."""
     with tempfile.TemporaryFile("w+") as log:
         start = time.perf_counter()
         child = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -84,16 +85,21 @@ def main():
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sc2-convert-bench"))
     parser.add_argument("--max-shard-size", default="5GB")
     parser.add_argument("--keep", action="store_true", help="keep the folders written")
+    parser.add_argument("--write-random-hf", type=Path, help=argparse.SUPPRESS)  # the first child's job
     args = parser.parse_args()
+    if args.write_random_hf:
+        write_random_hf(args.write_random_hf, args.preset, args.max_shard_size)
+        return
 
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        start = time.perf_counter()
-        model_bytes = write_random_hf(work / "hf", args.preset, hf_io.parse_size(args.max_shard_size))
-        print(f"{args.preset}: random HF folder, {model_bytes / 1e9:.2f} GB bf16, "
-              f"written in {time.perf_counter() - start:.0f} s", flush=True)
+        seconds, _ = measure([sys.executable, __file__, "--write-random-hf", str(work / "hf"),
+                              "--preset", args.preset, "--max-shard-size", args.max_shard_size])
+        model_bytes = sum(p.stat().st_size for p in (work / "hf").glob("*.safetensors"))
+        print(f"{args.preset}: random HF folder, {model_bytes / 1e9:.2f} GB bf16, written in {seconds:.0f} s",
+              flush=True)
         cli = [sys.executable, "-m", "megatron_sc2.conversion.cli"]
         runs = {
             "baseline": [sys.executable, "-c", BASELINE, str(work / "hf"), str(work / "copy")],

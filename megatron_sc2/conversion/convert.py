@@ -20,7 +20,15 @@ from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.conversion import hf_io, megatron_io
 from megatron_sc2.conversion.hf_io import ConversionError, HFReader, TensorSpec
 from megatron_sc2.conversion.mapping import (
-    EXTRA_STATE_MODULES, Param, Transform, hf_shapes, megatron_shape, merge_qkv, pad_vocab, params, split_qkv,
+    EXTRA_STATE_MODULES,
+    Param,
+    Transform,
+    hf_shapes,
+    megatron_shape,
+    merge_qkv,
+    pad_vocab,
+    params,
+    split_qkv,
 )
 from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite
 from megatron_sc2.training import checkpointing
@@ -44,10 +52,12 @@ class Summary:
         lines = [
             f"wrote {self.destination}",
             f"  {self.num_tensors} tensors, {self.num_bytes / 1e9:.3f} GB in {self.seconds:.1f} s ({rate:.0f} MB/s)",
-            f"  model: {self.model.num_layers} layers, hidden {self.model.hidden_size}, "
-            f"{self.model.num_attention_heads} heads / {self.model.num_query_groups} KV groups, "
-            f"vocab {self.model.vocab_size}, {'tied' if self.model.tie_embeddings else 'untied'} embeddings, "
-            f"{self.model.num_parameters() / 1e6:.1f}M parameters",
+            (
+                f"  model: {self.model.num_layers} layers, hidden {self.model.hidden_size}, "
+                f"{self.model.num_attention_heads} heads / {self.model.num_query_groups} KV groups, "
+                f"vocab {self.model.vocab_size}, {'tied' if self.model.tie_embeddings else 'untied'} embeddings, "
+                f"{self.model.num_parameters() / 1e6:.1f}M parameters"
+            ),
             f"  files: {', '.join(self.files)}",
         ]
         return "\n".join(lines + [f"  {note}" for note in self.notes])
@@ -101,8 +111,7 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
     reader = CheckpointReader(load, iteration)
     model = reader.model
     padded_vocab = _check_megatron_shapes(reader, model)
-    dtype = dtype or reader.metadata.state_dict_metadata[reader.locate("embedding.word_embeddings.weight")[0]] \
-        .properties.dtype
+    dtype = dtype or reader.dtype("embedding.word_embeddings.weight")
     source = _HFTensors(reader, model)
     specs = [TensorSpec(name, shape, dtype) for name, shape in hf_shapes(model).items()]
     shards = hf_io.plan_shards(specs, max_shard_bytes)
@@ -222,8 +231,10 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
     summary.notes += [
         f"from {hf}; model weights only (\"model_only\": true): training starts a fresh optimizer from them",
         f"vocab padded {model.vocab_size} -> {padded_vocab} rows for --tensor-model-parallel-size {tensor_parallel}",
-        f"continue with: --load {save} --tensor-model-parallel-size {tensor_parallel} "
-        f"--pipeline-model-parallel-size {pipeline_parallel}",
+        (
+            f"continue with: --load {save} --tensor-model-parallel-size {tensor_parallel} "
+            f"--pipeline-model-parallel-size {pipeline_parallel}"
+        ),
     ]
     return summary
 

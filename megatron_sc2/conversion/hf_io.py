@@ -212,7 +212,7 @@ class HFReader:
             from safetensors import safe_open
 
             with safe_open(folder / SINGLE_FILE, framework="pt") as f:
-                self.weight_map = {name: SINGLE_FILE for name in f.keys()}
+                self.weight_map = dict.fromkeys(f.keys(), SINGLE_FILE)
         else:
             others = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
             raise ConversionError(
@@ -248,6 +248,6 @@ class HFReader:
         if not path.is_file():
             raise ConversionError(f"{path} (holding {name}) is missing")
         with safe_open(path, framework="pt") as f:
-            if name not in f.keys():
+            if name not in f.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                 raise ConversionError(f"{path}: tensor {name} is missing")
             yield f

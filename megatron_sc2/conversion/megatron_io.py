@@ -133,6 +133,9 @@ class CheckpointReader:
         size = tuple(self.metadata.state_dict_metadata[stored].size)
         return size if layer is None else size[1:]
 
+    def dtype(self, key: str, aliases: tuple[str, ...] = ()) -> torch.dtype:
+        return self.metadata.state_dict_metadata[self.locate(key, aliases)[0]].properties.dtype
+
     def read(self, key: str, aliases: tuple[str, ...] = ()) -> torch.Tensor:
         from torch.distributed.checkpoint.metadata import ChunkStorageMetadata
         from torch.distributed.checkpoint.planner import LoadPlan

@@ -7,8 +7,8 @@ import pickle
 import shutil
 
 import pytest
-
 from conversion.tiny import Tiny, make_hf
+
 from megatron_sc2.conversion import ConversionError, export_to_hf, import_from_hf
 from megatron_sc2.conversion.cli import main
 

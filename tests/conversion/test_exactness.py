@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 from conversion.tiny import VOCAB, Tiny, hf_logits, make_hf, megatron_logits
-from safetensors import safe_open
+from safetensors.torch import load_file
 
 from megatron_sc2.conversion import export_to_hf, import_from_hf
 
@@ -17,8 +17,7 @@ ATOL = 2e-5  # fp32; different attention kernels on each side
 def hf_tensors(folder):
     tensors = {}
     for file in sorted(folder.glob("*.safetensors")):
-        with safe_open(file, framework="pt") as f:
-            tensors.update({name: f.get_tensor(name) for name in f.keys()})
+        tensors.update(load_file(file))
     return tensors
 
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from multirank import torchrun
 
 WORKER = str(Path(__file__).resolve().parent / "workers" / "megatron_logits.py")
