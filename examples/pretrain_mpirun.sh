@@ -50,6 +50,7 @@ args=(
 )
 if [[ -f "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt" ]]; then
     args+=(--load "$CHECKPOINT_DIR")
+    echo "resuming from $CHECKPOINT_DIR, iteration $(cat "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt")" >&2
 fi
 args+=("$@")
 

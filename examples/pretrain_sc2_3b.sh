@@ -62,6 +62,7 @@ args=(
 )
 if [[ -f "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt" ]]; then
     args+=(--load "$CHECKPOINT_DIR")
+    echo "resuming from $CHECKPOINT_DIR, iteration $(cat "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt")" >&2
 fi
 if [[ -n "${WANDB_PROJECT:-}" ]]; then
     args+=(--wandb-project "$WANDB_PROJECT" --wandb-exp-name "${WANDB_NAME:-${SLURM_JOB_NAME:-$CONFIG}}")
