@@ -164,5 +164,7 @@ def split_qkv(fused: torch.Tensor, model: ModelConfig) -> tuple[torch.Tensor, to
 
 def pad_vocab(weight: torch.Tensor, padded_vocab_size: int) -> torch.Tensor:
     """Megatron's extra embedding rows: zeros (they never receive a real token)."""
+    if padded_vocab_size == weight.shape[0]:
+        return weight
     padding = weight.new_zeros(padded_vocab_size - weight.shape[0], *weight.shape[1:])
     return torch.cat([weight, padding])
