@@ -62,20 +62,26 @@ class UnsupportedTokenizer(ValueError):
     """The tokenizer is outside what the exact fast path can reproduce; the message says why."""
 
 
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet: printable character -> the byte it stands for."""
+def _byte_level_table() -> dict[int, str]:
+    """str.translate table from GPT-2's byte-level alphabet (printable stand-ins for the 256 bytes)
+    to latin-1 characters whose code is the byte; other latin-1 characters map to one that fails."""
     printable = [
         *range(ord("!"), ord("~") + 1),
         *range(ord("¡"), ord("¬") + 1),
         *range(ord("®"), ord("ÿ") + 1),
     ]
-    table = {chr(b): b for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            table[chr(256 + extra)] = b
-            extra += 1
+    table = {code: "\uffff" for code in range(256)}
+    table.update({b: chr(b) for b in printable})
+    stand_ins = (b for b in range(256) if b not in printable)
+    table.update({256 + i: chr(b) for i, b in enumerate(stand_ins)})
     return table
+
+
+def _token_bytes(token: str, table: dict[int, str]) -> bytes:
+    try:
+        return token.translate(table).encode("latin-1")
+    except UnicodeEncodeError:
+        raise UnsupportedTokenizer(f"vocabulary entry {token!r} is not byte-level") from None
 
 
 def _without(options: dict | list, ignored: tuple[str, ...]):
@@ -117,16 +123,13 @@ def _check_model(config: dict) -> None:
 
 def _mergeable_ranks(config: dict) -> dict[bytes, int]:
     """Vocabulary as bytes -> id, after checking that id order is merge order."""
-    byte_of = _byte_decoder()
+    table = _byte_level_table()
     added = {token["content"] for token in config.get("added_tokens", [])}
-    ranks = {}
-    for token, token_id in config["model"]["vocab"].items():
-        if token in added:
-            continue
-        try:
-            ranks[bytes(byte_of[c] for c in token)] = token_id
-        except KeyError:
-            raise UnsupportedTokenizer(f"vocabulary entry {token!r} is not byte-level") from None
+    ranks = {
+        _token_bytes(token, table): token_id
+        for token, token_id in config["model"]["vocab"].items()
+        if token not in added
+    }
     missing = [b for b in range(256) if bytes([b]) not in ranks]
     if missing:
         raise UnsupportedTokenizer(f"{len(missing)} of the 256 bytes are not in the vocabulary")
@@ -134,7 +137,7 @@ def _mergeable_ranks(config: dict) -> dict[bytes, int]:
     last = -1
     for merge in config["model"]["merges"]:
         left, right = merge.split(" ") if isinstance(merge, str) else merge
-        merged = bytes(byte_of[c] for c in left + right)
+        merged = _token_bytes(left + right, table)
         rank = ranks.get(merged)
         if rank is None or rank <= last:
             raise UnsupportedTokenizer(
