@@ -1,5 +1,6 @@
-"""A tiny model trained a few steps by our pretrain under TP2xPP2 exports to an HF model whose
-logits and greedy generations are ours (the checkpoint also holds optimizer state, which export skips)."""
+"""With our pretrain: a tiny model trained a few steps under TP2xPP2 exports to an HF model whose
+logits and greedy generations are ours (the checkpoint also holds optimizer state, which export
+skips); and that HF folder imports back into a checkpoint `pretrain --load` continues from."""
 
 import subprocess
 import sys
@@ -8,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 from conversion.tiny import megatron_logits
-from pretrain_runs import base_args, pretrain
+from pretrain_runs import base_args, losses, pretrain
 
-from megatron_sc2.conversion import export_to_hf
+from megatron_sc2.conversion import export_to_hf, import_from_hf
 
 REPO = Path(__file__).resolve().parents[2]
+TRAIN = ["--global-batch-size", 4, "--seq-length", 64, "--split", "1,0,0", "--lr-warmup-iters", 0]
 
 
 def run_tool(*args) -> None:
@@ -20,34 +22,53 @@ def run_tool(*args) -> None:
     assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """sc2-tiny trained 6 steps by pretrain under TP2xPP2 on a stdlib code dataset, then exported."""
+    root = tmp_path_factory.mktemp("trained")
+    corpus = root / "corpus.jsonl"
+    run_tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email")
+    run_tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
+    run_tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", root / "code",
+             "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", root / "tokenizer",
+             "--repo-context", "--workers", "2")
+    data = {"prefix": root / "code_content_document", "cache": root / "cache", "tokenizer": root / "tokenizer"}
+    (root / "run").mkdir()
+    pretrain(4, base_args(data, root / "run", "--tensor-model-parallel-size", 2, "--pipeline-model-parallel-size", 2,
+                          *TRAIN, "--train-iters", 6, "--save", root / "ckpt", "--save-interval", 6))
+    export_to_hf(root / "ckpt", root / "hf", tokenizer_model=root / "tokenizer", progress=False)
+    return {"root": root, "data": data, "losses": losses(root / "run" / "metrics.jsonl")}
+
+
 @pytest.mark.slow
-def test_trained_tp2xpp2_checkpoint_exports_to_our_logits_and_generations(tmp_path):
+def test_trained_tp2xpp2_checkpoint_exports_to_our_logits_and_generations(tmp_path, trained):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    corpus = tmp_path / "corpus.jsonl"
-    run_tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email")
-    run_tool("tools/train_tokenizer.py", corpus, "--output-dir", tmp_path / "tokenizer", "--vocab-size", "1024")
-    run_tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", tmp_path / "code",
-             "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", tmp_path / "tokenizer",
-             "--repo-context", "--workers", "2")
-    data = {"prefix": tmp_path / "code_content_document", "cache": tmp_path / "cache",
-            "tokenizer": tmp_path / "tokenizer"}
-    pretrain(4, base_args(data, tmp_path, "--tensor-model-parallel-size", 2, "--pipeline-model-parallel-size", 2,
-                          "--global-batch-size", 4, "--seq-length", 64, "--train-iters", 3,
-                          "--save", tmp_path / "ckpt", "--save-interval", 3, "--split", "1,0,0"))
-
-    export_to_hf(tmp_path / "ckpt", tmp_path / "hf", tokenizer_model=tmp_path / "tokenizer", progress=False)
-    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    root = trained["root"]
+    tokenizer = AutoTokenizer.from_pretrained(root / "hf")
     prompt = tokenizer(["def read_json(path):\n    with open(path) as f:\n"], return_tensors="pt")["input_ids"]
     torch.save(prompt, tmp_path / "tokens.pt")
     steps = 8
-    ours = megatron_logits(tmp_path, 2, 2, "--load", tmp_path / "ckpt", "--generate", steps)
+    ours = megatron_logits(tmp_path, 2, 2, "--load", root / "ckpt", "--generate", steps)
     ours_generated = torch.load(tmp_path / "generated.pt")
 
-    hf = AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    hf = AutoModelForCausalLM.from_pretrained(root / "hf").eval()
     with torch.no_grad():
         theirs = hf(prompt).logits
         theirs_generated = hf.generate(prompt, max_new_tokens=steps, min_new_tokens=steps, do_sample=False)
     vocab = hf.config.vocab_size
     torch.testing.assert_close(ours[..., :vocab], theirs, rtol=0, atol=2e-5)
     assert torch.equal(ours_generated, theirs_generated)
+
+
+@pytest.mark.slow
+def test_imported_hf_weights_continue_pretraining(tmp_path, trained):
+    """HF -> import -> `pretrain --load` under another layout (TP2, PP1) starts a fresh run from the
+    trained weights: its first loss, on the same first batch, is the trained model's, not a new init's."""
+    import_from_hf(trained["root"] / "hf", tmp_path / "ckpt", tensor_parallel=2, progress=False)
+    pretrain(2, base_args(trained["data"], tmp_path, "--tensor-model-parallel-size", 2, *TRAIN,
+                          "--train-iters", 1, "--load", tmp_path / "ckpt"))
+    continued, trained_losses = losses(tmp_path / "metrics.jsonl"), trained["losses"]
+    first = min(trained_losses)
+    assert min(continued) == first  # a fresh run: the iteration count starts anew
+    assert continued[first] < trained_losses[first] - 0.2, (continued, trained_losses)
