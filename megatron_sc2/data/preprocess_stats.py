@@ -78,7 +78,8 @@ class RunStats:
 
 
 class ProgressMeter:
-    """Logs documents/s, tokens/s, MB/s and an ETA every `interval` documents written."""
+    """Logs count/s (documents, or files while grouping), tokens/s, input MB/s and an ETA every
+    `interval` counts. MB and ETA are of the phase's input: files on disk, or grouped repositories."""
 
     def __init__(self, stats: RunStats, phase: str, interval: int, log: Callable[[str], None]):
         self.stats, self.phase, self.interval, self.log = stats, phase, interval, log
@@ -89,9 +90,7 @@ class ProgressMeter:
         self.total_bytes, self.done_bytes = total_bytes, 0
         self.started = time.perf_counter()
         self._next = self.interval
-        self._start_documents = sum(self.stats.documents.values())
         self._start_tokens = sum(self.stats.tokens.values())
-        self._start_text = self.stats.text_bytes
 
     def advance(self, done_bytes: int) -> None:
         """`done_bytes` of `total_bytes` (input on disk, or spilled repository data) consumed."""
@@ -105,15 +104,13 @@ class ProgressMeter:
 
     def line(self, count: int) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        documents = sum(self.stats.documents.values()) - self._start_documents
         tokens = sum(self.stats.tokens.values()) - self._start_tokens
-        text_mb = (self.stats.text_bytes - self._start_text) / 1e6
         fraction = self.done_bytes / self.total_bytes if self.total_bytes else 0.0
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
         return (
-            f"{self.phase}: {count:,} | {documents / elapsed:,.0f} docs/s | {tokens / elapsed:,.0f} tokens/s | "
-            f"{text_mb / elapsed:,.2f} MB/s | {100 * fraction:.1f}% of {self.total_bytes / 1e6:,.1f} MB | "
-            f"ETA {_duration(eta)}"
+            f"{self.phase}: {count:,} ({count / elapsed:,.0f}/s) | {tokens / elapsed:,.0f} tokens/s | "
+            f"{self.done_bytes / 1e6 / elapsed:,.2f} MB/s | {100 * fraction:.1f}% of {self.total_bytes / 1e6:,.1f} MB"
+            f" | ETA {_duration(eta)}"
         )
 
 
