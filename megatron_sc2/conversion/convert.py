@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.config import PRESETS, ModelConfig, ParallelConfig
 from megatron_sc2.conversion import hf_io, megatron_io
 from megatron_sc2.conversion.hf_io import ConversionError, HFReader, TensorSpec
 from megatron_sc2.conversion.mapping import (
@@ -232,11 +232,16 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
         f"from {hf}; model weights only (\"model_only\": true): training starts a fresh optimizer from them",
         f"vocab padded {model.vocab_size} -> {padded_vocab} rows for --tensor-model-parallel-size {tensor_parallel}",
         (
-            f"continue with: --load {save} --tensor-model-parallel-size {tensor_parallel} "
-            f"--pipeline-model-parallel-size {pipeline_parallel}"
+            f"continue with: pretrain --load {save} --model {_preset_of(model) or '<model YAML>'} "
+            f"--tensor-model-parallel-size {tensor_parallel} --pipeline-model-parallel-size {pipeline_parallel}"
         ),
     ]
     return summary
+
+
+def _preset_of(model: ModelConfig) -> str | None:
+    """The preset with exactly this config; training checks the checkpoint holds its --model."""
+    return next((name for name, preset in PRESETS.items() if preset == model), None)
 
 
 def _check_hf_shapes(reader: HFReader, model: ModelConfig) -> None:
