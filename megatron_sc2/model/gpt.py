@@ -6,9 +6,11 @@ from megatron_sc2.config import ModelConfig
 
 
 def build_model(model: ModelConfig, transformer_config, *, max_sequence_length: int, spec=None) -> list:
-    """One GPTModel per virtual pipeline stage held by this rank (one without interleaving)."""
+    """One GPTModel per virtual pipeline stage held by this rank (one without interleaving);
+    with bf16, each in megatron-core's Float16Module (bf16 inputs, fp32 logits)."""
     from megatron.core import parallel_state
     from megatron.core.models.gpt import GPTModel
+    from megatron.core.transformer.module import Float16Module
 
     from megatron_sc2.model.layer_spec import layer_spec
 
@@ -34,4 +36,6 @@ def build_model(model: ModelConfig, transformer_config, *, max_sequence_length: 
                 vp_stage=stage,
             )
         )
+    if transformer_config.bf16:
+        chunks = [Float16Module(transformer_config, chunk) for chunk in chunks]
     return chunks

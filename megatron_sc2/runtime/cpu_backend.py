@@ -13,6 +13,9 @@ absent, "the CUDA device" means the CPU.
 - `torch.cuda.current_device` names the CPU; `torch.cuda.synchronize` has nothing to wait for.
 - The model-parallel RNG tracker keeps CPU generator states, with megatron-core's
   `add`/`fork`/`get_states`/`set_states` contract.
+- Without TransformerEngine or Apex (always the case here), megatron-core's distributed
+  optimizer wraps torch's Adam, whose state (with its `step`) appears only at the first
+  step; two wrappers let the reshardable checkpoint format load into a fresh optimizer.
 
 `activate()` does nothing when CUDA is available: GPU runs never touch this module.
 """
@@ -86,6 +89,34 @@ def _cpu_rng_tracker_class():
     return CpuRNGStatesTracker
 
 
+def _torch_adam_checkpoint_adapters():
+    from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
+
+    describe, set_states = DistributedOptimizer.sharded_state_dict, DistributedOptimizer._set_main_param_and_optimizer_states
+
+    def sharded_state_dict(self, model_sharded_state_dict=None, is_loading=False, *args, **kwargs):
+        # Describing the state for a load needs state to describe: megatron-core's own dummy init.
+        if is_loading and not self.optimizer.state:
+            self._init_optimizer_states_with_dummy_values()
+        return describe(self, model_sharded_state_dict or {}, is_loading, *args, **kwargs)
+
+    def set_main_param_and_optimizer_states(self, model_param, tensors):
+        # The checkpoint's tensors omit torch Adam's `step`, which load_state_dict restored from
+        # the param groups as ONE tensor shared by every parameter: torch's multi-tensor Adam
+        # would then add 1 to it once per parameter. Copy the rest; give each its own step.
+        group_index, group_order = self.model_param_group_index_map[model_param]
+        state = self.optimizer.state[self.optimizer.param_groups[group_index]["params"][group_order]]
+        step = state.pop("step", None)
+        try:
+            set_states(self, model_param, tensors)
+        finally:
+            if step is not None:
+                state["step"] = step.clone()
+
+    DistributedOptimizer.sharded_state_dict = sharded_state_dict
+    DistributedOptimizer._set_main_param_and_optimizer_states = set_main_param_and_optimizer_states
+
+
 def check_megatron_core_version(version: str) -> None:
     if version not in SUPPORTED_MEGATRON_CORE:
         raise RuntimeError(
@@ -113,6 +144,7 @@ def activate() -> bool:
     torch.cuda.synchronize = lambda device=None: None
     mcore_random._CUDA_RNG_STATE_TRACKER = _cpu_rng_tracker_class()()
     mcore_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
+    _torch_adam_checkpoint_adapters()
     _mode = _CudaIsCpu()
     _mode.__enter__()
     log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -13,6 +14,11 @@ class StepResult:
     loss: float | None  # token-mean LM loss over the global batch; None off the last pipeline stage
     grad_norm: float | None
     update_successful: bool
+    skipped: bool = False
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
 
 
 def _loss_func(loss_mask: torch.Tensor, output_tensor: torch.Tensor):
@@ -57,8 +63,17 @@ def run_forward_backward(model: list, data_iterators: list, *, num_microbatches:
     return (totals[0] / totals[1]).item()
 
 
+def loss_is_finite_everywhere(loss: float | None) -> bool:
+    """The loss lives on the last pipeline stage; every rank must agree before the update."""
+    finite = torch.tensor([1 if loss is None or math.isfinite(loss) else 0], dtype=torch.int32)
+    torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    return bool(finite.item())
+
+
 def train_step(model: list, optimizer, data_iterators: list, *, num_microbatches: int, seq_length: int,
-               micro_batch_size: int) -> StepResult:
+               micro_batch_size: int, skip_nonfinite: bool = False) -> StepResult:
+    """Forward/backward over the microbatches, then the update, unless the loss is NaN/Inf:
+    then the step is skipped (gradients dropped) or NonFiniteLoss is raised."""
     for chunk in model:
         chunk.zero_grad_buffer()
     optimizer.zero_grad()
@@ -66,5 +81,9 @@ def train_step(model: list, optimizer, data_iterators: list, *, num_microbatches
         model, data_iterators, num_microbatches=num_microbatches, seq_length=seq_length,
         micro_batch_size=micro_batch_size,
     )
+    if not loss_is_finite_everywhere(loss):
+        if not skip_nonfinite:
+            raise NonFiniteLoss("the loss is NaN or Inf")
+        return StepResult(loss=loss, grad_norm=None, update_successful=False, skipped=True)
     update_successful, grad_norm, _ = optimizer.step()
     return StepResult(loss=loss, grad_norm=grad_norm, update_successful=update_successful)

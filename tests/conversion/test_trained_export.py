@@ -14,7 +14,8 @@ from pretrain_runs import base_args, losses, pretrain
 from megatron_sc2.conversion import export_to_hf, import_from_hf
 
 REPO = Path(__file__).resolve().parents[2]
-TRAIN = ["--global-batch-size", 4, "--seq-length", 64, "--split", "1,0,0", "--lr-warmup-iters", 0]
+TRAIN = ["--global-batch-size", 4, "--seq-length", 64, "--split", "1,0,0", "--lr", 3e-3, "--min-lr", 3e-4,
+         "--lr-warmup-iters", 0]
 
 
 def run_tool(*args) -> None:

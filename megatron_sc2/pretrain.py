@@ -1,0 +1,28 @@
+"""`python -m megatron_sc2.pretrain`: pretrain StarCoder2 on megatron-core. See --help."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from megatron_sc2.runtime import detect_launch_env
+from megatron_sc2.training.arguments import parse_args
+
+
+def main(argv: list[str] | None = None) -> None:
+    launch = detect_launch_env()
+    logging.basicConfig(level=logging.WARNING, format=f"[%(asctime)s rank{launch.rank}] %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stdout)
+    logging.getLogger("megatron_sc2").setLevel(logging.INFO if launch.rank == 0 else logging.WARNING)
+    run = parse_args(argv, world_size=launch.world_size)  # every configuration error, before any heavy work
+    from megatron_sc2.training.checkpointing import CheckpointError
+    from megatron_sc2.training.trainer import pretrain
+
+    try:
+        pretrain(run)
+    except CheckpointError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

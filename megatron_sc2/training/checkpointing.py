@@ -1,0 +1,232 @@
+"""Checkpoints in Megatron's layout, through megatron-core's dist_checkpointing (torch_dist).
+
+    SAVE/latest_checkpointed_iteration.txt     the last complete checkpoint, written last
+    SAVE/iter_0000100/                         a dist_checkpointing directory: global tensors,
+        sc2_checkpoint.json                    so any TP x PP x DP layout can load it; plus our
+                                               model config, layout and training state
+
+The model, optimizer (megatron-core's fully reshardable format for the distributed optimizer)
+and per-rank RNG states are sharded; the scheduler and training state are common. A save
+that dies midway leaves at most an unreferenced `iter_*` directory: the marker still names
+the previous complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from megatron_sc2.config import ModelConfig, ParallelConfig
+
+MARKER = "latest_checkpointed_iteration.txt"
+SC2_METADATA = "sc2_checkpoint.json"
+# What a run may choose differently from the checkpoint it loads: stage settings and training
+# choices (released HF configs carry dropout 0.1). Every other field is the architecture.
+RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings", "hidden_dropout",
+                     "attention_dropout", "init_method_std"}
+# The distributed optimizer's state in a layout-independent form (megatron-core 0.16 marks its
+# other reshardable format, fully_sharded_model_space, deprecated and fails on it).
+OPTIMIZER_FORMAT = {"distrib_optim_sharding_type": "fully_reshardable"}
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def iteration_dir(root: str | Path, iteration: int) -> Path:
+    return Path(root) / f"iter_{iteration:07d}"
+
+
+def latest_iteration(root: str | Path) -> int | None:
+    marker = Path(root) / MARKER
+    if not marker.is_file():
+        return None
+    text = marker.read_text().strip()
+    if not text.isdigit():
+        raise CheckpointError(f"{marker}: expected an iteration number, found {text!r}")
+    return int(text)
+
+
+def verify_checkpoint(directory: Path) -> dict:
+    """Fail, naming the file, on a partial or truncated checkpoint; return its sc2 metadata."""
+    from torch.distributed.checkpoint import FileSystemReader
+
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint {directory} does not exist")
+    meta_path = directory / SC2_METADATA
+    if not meta_path.is_file():
+        raise CheckpointError(f"checkpoint {directory} is incomplete: {SC2_METADATA} is missing (save interrupted?)")
+    for name in ("metadata.json", "common.pt", ".metadata"):
+        if not (directory / name).is_file():
+            raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing")
+    try:
+        storage = FileSystemReader(str(directory)).read_metadata().storage_data
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {directory}: unreadable .metadata ({e})") from e
+    needed: dict[str, int] = {}
+    for info in storage.values():
+        needed[info.relative_path] = max(needed.get(info.relative_path, 0), info.offset + info.length)
+    for name, size in sorted(needed.items()):
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing")
+        if path.stat().st_size < size:
+            raise CheckpointError(
+                f"checkpoint {directory} is corrupted: {name} has {path.stat().st_size} bytes, needs {size}"
+            )
+    return json.loads(meta_path.read_text())
+
+
+def resolve(root: str | Path, iteration: int | None = None) -> tuple[Path, dict]:
+    """The checkpoint to load (the marker's unless `iteration` is given), verified."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CheckpointError(f"--load {root}: no such directory")
+    if iteration is None:
+        iteration = latest_iteration(root)
+        if iteration is None:
+            raise CheckpointError(f"--load {root}: no {MARKER}; not a checkpoint directory (or no save finished)")
+    directory = iteration_dir(root, iteration)
+    return directory, verify_checkpoint(directory)
+
+
+def _rng_state() -> dict:
+    state = {"random": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    from megatron.core import tensor_parallel
+
+    state["tracker"] = tensor_parallel.get_cuda_rng_tracker().get_states()
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    from megatron.core import tensor_parallel
+
+    random.setstate(state["random"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    tensor_parallel.get_cuda_rng_tracker().set_states(state["tracker"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _sharded_state(model: list, optimizer, *, with_optimizer: bool, with_rng: bool, is_loading: bool) -> dict:
+    from megatron.core import parallel_state
+    from megatron.core.dist_checkpointing.mapping import ShardedObject
+    from megatron.core.utils import unwrap_model
+
+    state = {}
+    model_states = [unwrap_model(chunk).sharded_state_dict() for chunk in model]
+    if len(model) == 1:
+        state["model"] = model_states[0]
+    else:
+        state.update({f"model{i}": s for i, s in enumerate(model_states)})
+    if with_optimizer:
+        merged = {}
+        for s in model_states:
+            merged.update(s)
+        state["optimizer"] = optimizer.sharded_state_dict(merged, is_loading=is_loading, metadata=OPTIMIZER_FORMAT)
+    if with_rng:
+        pp, tp = parallel_state.get_pipeline_model_parallel_rank(), parallel_state.get_tensor_model_parallel_rank()
+        state["rng_state"] = ShardedObject(
+            "rng_state", _rng_state(),
+            (parallel_state.get_pipeline_model_parallel_world_size(), parallel_state.get_tensor_model_parallel_world_size()),
+            (pp, tp), replica_id=parallel_state.get_data_parallel_rank(),
+        )
+    return state
+
+
+def save(root: str | Path, iteration: int, model: list, optimizer, *, common: dict, model_config: ModelConfig,
+         parallel: ParallelConfig, model_only: bool = False) -> Path:
+    """Write iter_N/ on every rank, then (rank 0) the metadata and, last, the marker."""
+    from megatron.core import dist_checkpointing
+
+    root = Path(root)
+    directory = iteration_dir(root, iteration)
+    rank = torch.distributed.get_rank()
+    if rank == 0:
+        root.mkdir(parents=True, exist_ok=True)
+        if directory.exists():  # left by an interrupted save of this iteration; never the marker's target
+            if latest_iteration(root) == iteration:
+                (root / MARKER).unlink()
+            shutil.rmtree(directory)
+        directory.mkdir()
+    torch.distributed.barrier()
+    state = _sharded_state(model, optimizer, with_optimizer=not model_only, with_rng=not model_only, is_loading=False)
+    state["common"] = common
+    dist_checkpointing.save(state, str(directory))
+    torch.distributed.barrier()
+    if rank == 0:
+        write_metadata(directory, iteration, model_config, parallel, common, model_only=model_only)
+        write_marker(root, iteration)
+    torch.distributed.barrier()
+    return directory
+
+
+def write_metadata(directory: Path, iteration: int, model_config: ModelConfig, parallel: ParallelConfig,
+                   common: dict, *, model_only: bool) -> None:
+    meta = {
+        "format": "megatron_sc2/torch_dist/v1",
+        "iteration": iteration,
+        "model": model_config.to_dict(),
+        "parallel": {
+            "tensor_model_parallel_size": parallel.tensor_model_parallel_size,
+            "pipeline_model_parallel_size": parallel.pipeline_model_parallel_size,
+            "virtual_pipeline_model_parallel_size": parallel.virtual_pipeline_model_parallel_size,
+            "use_distributed_optimizer": parallel.use_distributed_optimizer,
+        },
+        "model_only": model_only,
+        "train_state": common.get("train_state"),
+    }
+    tmp = directory / (SC2_METADATA + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, directory / SC2_METADATA)
+
+
+def write_marker(root: Path, iteration: int) -> None:
+    tmp = root / (MARKER + ".tmp")
+    tmp.write_text(f"{iteration}\n")
+    os.replace(tmp, root / MARKER)
+
+
+def check_compatible(saved: dict, model_config: ModelConfig, directory: Path) -> None:
+    """The checkpoint must hold this architecture."""
+    expected = model_config.to_dict()
+    different = {
+        k: (saved.get(k), v) for k, v in expected.items() if k not in RUN_CHOICE_FIELDS and saved.get(k) != v
+    }
+    if different:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in sorted(different.items()))
+        raise CheckpointError(f"checkpoint {directory} holds another model ({detail})")
+
+
+def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: ModelConfig,
+         parallel: ParallelConfig, load_optimizer: bool = True) -> dict:
+    """Load into this run's layout; returns the common state (empty for a model-only checkpoint)."""
+    from megatron.core import dist_checkpointing
+    from megatron.core.utils import unwrap_model
+
+    check_compatible(meta["model"], model_config, directory)
+    saved_layout = meta["parallel"]
+    with_optimizer = load_optimizer and not meta.get("model_only", False)
+    same_ranks = (
+        saved_layout["tensor_model_parallel_size"] == parallel.tensor_model_parallel_size
+        and saved_layout["pipeline_model_parallel_size"] == parallel.pipeline_model_parallel_size
+    )
+    with_rng = with_optimizer and same_ranks
+    state = _sharded_state(model, optimizer, with_optimizer=with_optimizer, with_rng=with_rng, is_loading=True)
+    loaded = dist_checkpointing.load(state, str(directory))
+    for i, chunk in enumerate(model):
+        unwrap_model(chunk).load_state_dict(loaded["model" if len(model) == 1 else f"model{i}"])
+    if with_optimizer:
+        optimizer.load_state_dict(loaded["optimizer"])
+    if with_rng:
+        _set_rng_state(loaded["rng_state"])
+    return {} if meta.get("model_only") else loaded.get("common", {})

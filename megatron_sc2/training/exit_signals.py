@@ -1,0 +1,36 @@
+"""Stop cleanly, with a checkpoint, on SLURM preemption (SIGTERM / SIGUSR1) or a wall-time limit.
+
+A signal may reach only some ranks, so every rank agrees once per iteration (one tiny
+all-reduce) before any of them starts saving.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import torch
+
+
+class ExitSignals:
+    def __init__(self, exit_duration_mins: float | None, signals=(signal.SIGTERM, signal.SIGUSR1)):
+        self.received: str | None = None
+        self.deadline = None if exit_duration_mins is None else time.monotonic() + 60 * exit_duration_mins
+        for sig in signals:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+
+    def reason(self) -> str | None:
+        """The reason to stop now, agreed by all ranks, or None."""
+        local = torch.tensor(
+            [self.received is not None, self.deadline is not None and time.monotonic() > self.deadline],
+            dtype=torch.int32,
+        )
+        torch.distributed.all_reduce(local, op=torch.distributed.ReduceOp.MAX)
+        if local[0]:
+            return f"received {self.received or 'a signal on another rank'}"
+        if local[1]:
+            return "reached --exit-duration-in-mins"
+        return None

@@ -1,0 +1,272 @@
+"""The pretraining loop. Stages run in order; each builds its model, optimizer, schedule and
+data at its sequence length, loads the checkpoint it starts from, and trains to its end.
+
+A stage boundary is a checkpoint: the stage that ends saves, the next one builds the model
+with its rotary base and window and loads that checkpoint. Resuming a run, starting stage 2
+from a stage-1 checkpoint and crossing a boundary inside one launch are the same path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from megatron_sc2 import runtime
+from megatron_sc2.data.datasets import build_datasets
+from megatron_sc2.data.fim import FIMConfig
+from megatron_sc2.data.tokenizer import load_tokenizer
+from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config
+from megatron_sc2.training import checkpointing
+from megatron_sc2.training.arguments import RunConfig
+from megatron_sc2.training.data import microbatches
+from megatron_sc2.training.exit_signals import ExitSignals
+from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
+from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
+from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
+from megatron_sc2.training.stages import Stage, stage_dict
+from megatron_sc2.training.step import NonFiniteLoss, move_batch, run_forward_backward, train_step
+
+log = logging.getLogger("megatron_sc2.pretrain")
+
+
+@dataclass
+class TrainState:
+    """Where the run is; saved in every checkpoint."""
+
+    iteration: int = 0  # optimizer steps over all stages
+    stage_name: str = ""
+    stage_iteration: int = 0
+    consumed_samples: int = 0
+    consumed_tokens: int = 0
+    skipped_steps: int = 0
+
+
+@dataclass
+class StageParts:
+    stage: Stage
+    model: list
+    optimizer: object
+    scheduler: object
+    train_data: object
+    valid_data: object
+    num_microbatches: int
+
+
+def build_stage(run: RunConfig, stage: Stage, tokenizer, dp_size: int) -> StageParts:
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+    model_config = stage_model_config(run, stage)
+    transformer_config = to_transformer_config(
+        model_config, run.parallel, bf16=run.bf16,
+        recompute=RecomputeConfig(run.recompute_granularity, num_layers=run.recompute_num_layers),
+    )
+    model = wrap_ddp(build_model(model_config, transformer_config, max_sequence_length=stage.seq_length),
+                     transformer_config, run.parallel)
+    optimizer = build_optimizer(
+        model,
+        OptimizerSettings(lr=stage.lr, min_lr=stage.min_lr, weight_decay=run.weight_decay,
+                          adam_beta1=run.adam_beta1, adam_beta2=run.adam_beta2, adam_eps=run.adam_eps,
+                          clip_grad=run.clip_grad),
+        run.parallel, bf16=run.bf16,
+    )
+    scheduler = OptimizerParamScheduler(
+        optimizer, init_lr=0.0, max_lr=stage.lr, min_lr=stage.min_lr,
+        lr_warmup_steps=stage.lr_warmup_iters, lr_decay_steps=stage.train_iters,
+        lr_decay_style=run.lr_decay_style, start_wd=run.weight_decay, end_wd=run.weight_decay,
+        wd_incr_steps=stage.train_iters, wd_incr_style="constant",
+    )
+    evaluations = stage.train_iters // run.eval_interval + 1
+    fim = None
+    if run.fim_rate > 0:
+        fim = FIMConfig(rate=run.fim_rate, spm_rate=run.fim_spm_rate, fragment_rate=run.fim_fragment_rate)
+    train_data, valid_data, _ = build_datasets(
+        run.data_path, run.split, stage.seq_length, run.seed, tokenizer,
+        num_samples=(stage.train_iters * stage.global_batch_size,
+                     evaluations * run.eval_iters * stage.global_batch_size, 0),
+        cache_path=run.data_cache_path, fim=fim,
+    )
+    return StageParts(stage, model, optimizer, scheduler, train_data, valid_data,
+                      stage.global_batch_size // (run.micro_batch_size * dp_size))
+
+
+def stage_model_config(run: RunConfig, stage: Stage):
+    return run.model.replace(rotary_base=stage.rotary_base, sliding_window=stage.sliding_window)
+
+
+def use_stage_learning_rates(parts: StageParts) -> None:
+    """A loaded optimizer brings its param groups' max/min LR, which megatron-core's scheduler
+    reads before its own: a new stage must put its own back."""
+    for group in parts.optimizer.param_groups:
+        group["max_lr"], group["min_lr"] = parts.stage.lr, parts.stage.min_lr
+    parts.scheduler.step(increment=0)
+
+
+def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
+    """(stage index, state, checkpoint to load, whether it continues that stage midway)."""
+    if not run.load:
+        return 0, TrainState(stage_name=run.stages[0].name), None, False
+    directory, meta = checkpointing.resolve(run.load)
+    if meta.get("model_only"):
+        log.info("starting from the weights in %s (a model-only checkpoint)", directory)
+        return 0, TrainState(stage_name=run.stages[0].name), (directory, meta), False
+    state = TrainState(**meta["train_state"])
+    names = [s.name for s in run.stages]
+    if state.stage_name not in names:
+        log.info("checkpoint %s is from stage %r, not in this run: starting stage %r from it",
+                 directory, state.stage_name, names[0])
+        return 0, dataclasses.replace(state, stage_name=names[0], stage_iteration=0), (directory, meta), False
+    index = names.index(state.stage_name)
+    if state.stage_iteration >= run.stages[index].train_iters:
+        if index + 1 == len(run.stages):
+            return len(run.stages), state, (directory, meta), False
+        return index + 1, dataclasses.replace(state, stage_name=names[index + 1], stage_iteration=0), \
+            (directory, meta), False
+    return index, state, (directory, meta), True
+
+
+def pretrain(run: RunConfig) -> None:
+    launch = runtime.initialize(run.parallel, seed=run.seed)
+    from megatron.core import parallel_state
+
+    tokenizer = load_tokenizer(run.tokenizer_type, run.tokenizer_model)
+    if tokenizer.vocab_size > run.model.vocab_size:
+        raise SystemExit(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+                         f"{run.model.vocab_size}: use a model config with vocab_size >= {tokenizer.vocab_size}")
+    dp_size = parallel_state.get_data_parallel_world_size()
+    is_logging_rank = launch.rank == launch.world_size - 1  # the last pipeline stage has the loss
+    metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
+                            is_logging_rank)
+    exit_signals = ExitSignals(run.exit_duration_in_mins)
+    index, state, checkpoint, continues_stage = find_start(run)
+    try:
+        while index < len(run.stages):
+            stage = run.stages[index]
+            parts = build_stage(run, stage, tokenizer, dp_size)
+            if checkpoint is not None:
+                common = checkpointing.load(*checkpoint, parts.model, parts.optimizer,
+                                            model_config=stage_model_config(run, stage), parallel=run.parallel)
+                use_stage_learning_rates(parts)
+                if continues_stage:
+                    parts.scheduler.load_state_dict(common["scheduler"])
+            if launch.rank == 0:
+                log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
+                         stage.name, stage.train_iters, stage.seq_length, stage.rotary_base,
+                         stage.sliding_window, stage.global_batch_size)
+            stop_reason = train_stage(run, parts, state, metrics, exit_signals, launch.world_size)
+            saved = save(run, parts, state) if run.save else None
+            if stop_reason:
+                if launch.rank == 0:
+                    log.info("stopping at iteration %d: %s%s", state.iteration, stop_reason,
+                             f"; saved {saved}" if saved else "")
+                return
+            index += 1
+            if index < len(run.stages):
+                state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
+                checkpoint, continues_stage = checkpointing.resolve(run.save), False
+    finally:
+        metrics.close()
+
+
+def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: MetricsLogger,
+                exit_signals: ExitSignals, world_size: int) -> str | None:
+    """Train to the end of the stage; returns why it stopped early, or None."""
+    stage, device = parts.stage, runtime.device()
+    micro, seq = run.micro_batch_size, stage.seq_length
+    data = microbatches(parts.train_data, start_sample=state.stage_iteration * stage.global_batch_size,
+                        total_samples=len(parts.train_data), micro_batch_size=micro, num_workers=run.num_workers)
+    flops = flops_per_iteration(run.model, seq, stage.global_batch_size, stage.sliding_window,
+                                run.recompute_granularity == "full")
+    peak = run.peak_tflops or device_peak_tflops(local_device_name(), run.bf16)
+    run_iters = sum(s.train_iters for s in run.stages)
+    for chunk in parts.model:
+        chunk.train()
+    step_seconds, window_iters = 0.0, 0  # timed steps since the last log line (no eval or saves)
+    while state.stage_iteration < stage.train_iters:
+        step_start = time.perf_counter()
+        batch = [move_batch(next(data), device) for _ in range(parts.num_microbatches)]
+        try:
+            result = train_step(parts.model, parts.optimizer, [iter(batch) for _ in parts.model],
+                                num_microbatches=parts.num_microbatches, seq_length=seq, micro_batch_size=micro,
+                                skip_nonfinite=run.skip_nan_steps)
+        except NonFiniteLoss:
+            raise SystemExit(f"iteration {state.iteration + 1} (stage {stage.name}): the loss is NaN or Inf; "
+                             f"stopping (resume from the last checkpoint, or use --skip-nan-steps)") from None
+        step_seconds += time.perf_counter() - step_start
+        lr = parts.optimizer.param_groups[0]["lr"]  # the rate this step used
+        parts.scheduler.step(increment=1)
+        state.iteration += 1
+        state.stage_iteration += 1
+        state.consumed_samples += stage.global_batch_size
+        state.consumed_tokens += stage.tokens_per_iteration
+        state.skipped_steps += result.skipped
+        window_iters += 1
+
+        if state.iteration % run.log_interval == 0 or state.stage_iteration == stage.train_iters:
+            elapsed = step_seconds / window_iters
+            metrics.log({
+                "iteration": state.iteration, "train_iters": run_iters, "stage": stage.name,
+                "seq_length": seq, "consumed_samples": state.consumed_samples,
+                "consumed_tokens": state.consumed_tokens, "loss": result.loss, "grad_norm": result.grad_norm,
+                "lr": lr, "iteration_time_s": elapsed,
+                **throughput(tokens=stage.tokens_per_iteration, flops=flops, seconds=elapsed,
+                             num_devices=world_size, peak_tflops=peak),
+                "memory_gb": peak_memory_gb(), "skipped_steps": state.skipped_steps,
+            })
+            step_seconds, window_iters = 0.0, 0
+        if run.eval_interval and (state.iteration % run.eval_interval == 0
+                                  or state.stage_iteration == stage.train_iters):
+            valid_loss = evaluate(run, parts, device)
+            if valid_loss is not None or metrics.is_logging_rank:
+                metrics.log({"iteration": state.iteration, "stage": stage.name, "seq_length": seq,
+                             "consumed_samples": state.consumed_samples,
+                             "consumed_tokens": state.consumed_tokens, "valid_loss": valid_loss,
+                             "valid_ppl": float(torch.tensor(valid_loss).exp()) if valid_loss is not None else None})
+        if run.exit_interval and state.iteration >= run.exit_interval:
+            return f"reached --exit-interval {run.exit_interval}"
+        reason = exit_signals.reason()
+        if reason:
+            return reason
+        if state.stage_iteration == stage.train_iters:
+            return None
+        if run.save_interval and state.iteration % run.save_interval == 0:
+            save(run, parts, state)
+    return None
+
+
+def evaluate(run: RunConfig, parts: StageParts, device) -> float | None:
+    """Token-mean loss over the first eval_iters global batches of the validation split."""
+    if parts.valid_data is None or not run.eval_iters:
+        return None
+    stage = parts.stage
+    total = min(len(parts.valid_data), run.eval_iters * stage.global_batch_size)
+    data = microbatches(parts.valid_data, start_sample=0, total_samples=total,
+                        micro_batch_size=run.micro_batch_size, num_workers=0)
+    for chunk in parts.model:
+        chunk.eval()
+    losses = []
+    with torch.no_grad():
+        for _ in range(total // stage.global_batch_size):
+            batch = [move_batch(next(data), device) for _ in range(parts.num_microbatches)]
+            losses.append(run_forward_backward(
+                parts.model, [iter(batch) for _ in parts.model], num_microbatches=parts.num_microbatches,
+                seq_length=stage.seq_length, micro_batch_size=run.micro_batch_size, forward_only=True))
+    for chunk in parts.model:
+        chunk.train()
+    if not losses or losses[0] is None:
+        return None
+    return sum(losses) / len(losses)
+
+
+def save(run: RunConfig, parts: StageParts, state: TrainState) -> Path | None:
+    if checkpointing.latest_iteration(run.save) == state.iteration:
+        return checkpointing.iteration_dir(run.save, state.iteration)
+    common = {"train_state": dataclasses.asdict(state), "scheduler": parts.scheduler.state_dict(),
+              "stage": stage_dict(parts.stage)}
+    return checkpointing.save(run.save, state.iteration, parts.model, parts.optimizer, common=common,
+                              model_config=stage_model_config(run, parts.stage), parallel=run.parallel)
+

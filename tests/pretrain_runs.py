@@ -1,0 +1,60 @@
+"""Launch `python -m megatron_sc2.pretrain` under torchrun with a tiny model, and read its metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from multirank import REPO, free_port
+
+
+# A single-stage schedule; multi-stage tests set theirs per stage in the config file.
+SCHEDULE = ["--lr", "3e-3", "--min-lr", "3e-4", "--lr-warmup-iters", "2"]
+
+
+def base_args(data: dict, workdir: Path, *extra) -> list[str]:
+    return [
+        "--model", "sc2-tiny", "--data-path", str(data["prefix"]), "--data-cache-path", str(data["cache"]),
+        "--tokenizer-model", str(data["tokenizer"]), "--split", "98,2,0", "--micro-batch-size", "2",
+        "--log-interval", "1",
+        "--eval-interval", "1000", "--eval-iters", "1", "--num-workers", "0",
+        "--metrics-file", str(workdir / "metrics.jsonl"), *map(str, extra),
+    ]
+
+
+def command(nproc: int, args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
+            f"--master-port={free_port()}", "-m", "megatron_sc2.pretrain", *args]
+
+
+def environment() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command(nproc, args), capture_output=True, text=True, timeout=timeout,
+                            env=environment(), cwd=REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(f"pretrain x{nproc} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def start_pretrain(nproc: int, args: list[str], log: Path) -> subprocess.Popen:
+    """In the background, in its own process group (so a test can signal the whole job)."""
+    return subprocess.Popen(command(nproc, args), stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=environment(), cwd=REPO, start_new_session=True)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def losses(path: Path) -> dict[int, float]:
+    """iteration -> training loss; a resumed run's later line for an iteration wins."""
+    return {m["iteration"]: m["loss"] for m in read_metrics(path) if m.get("loss") is not None}

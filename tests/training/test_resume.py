@@ -1,0 +1,63 @@
+"""Checkpoints resume exactly, and into another TP x PP x DP layout."""
+
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from megatron_sc2.training.checkpointing import latest_iteration
+from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
+
+STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
+
+
+def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(training_data, tmp_path):
+    ref, run = tmp_path / "ref", tmp_path / "killed"
+    pretrain(2, base_args(training_data, ref, "--pipeline-model-parallel-size", "2", *STEPS))
+    expected = losses(ref / "metrics.jsonl")
+    assert sorted(expected) == list(range(1, 9))
+
+    kill_after = random.Random().randint(2, 6)
+    args = base_args(training_data, run, "--pipeline-model-parallel-size", "2", *STEPS,
+                     "--save", run / "ckpt", "--save-interval", "1")
+    job = start_pretrain(2, args, tmp_path / "killed.log")
+    deadline = time.monotonic() + 300
+    while (latest_iteration(run / "ckpt") or 0) < kill_after:
+        assert job.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    stopped_at = latest_iteration(run / "ckpt")
+    assert kill_after <= stopped_at < 8
+
+    pretrain(2, args + ["--load", str(run / "ckpt")])
+    assert losses(run / "metrics.jsonl") == expected  # bitwise, every iteration
+
+
+@pytest.mark.slow
+def test_tp2xpp2_checkpoint_resumes_at_tp1_and_dp2(training_data, tmp_path):
+    # Adam's update g / (sqrt(v) + eps) turns reduction-order noise in near-zero gradients into
+    # O(lr) differences between layouts; a larger eps keeps the comparison well conditioned.
+    common = [*STEPS, "--use-distributed-optimizer", "--adam-eps", "1e-4"]
+    saved = tmp_path / "tp2pp2"
+    pretrain(4, base_args(training_data, saved, "--tensor-model-parallel-size", "2",
+                          "--pipeline-model-parallel-size", "2", *common, "--save", saved / "ckpt",
+                          "--exit-interval", "4"))
+    assert latest_iteration(saved / "ckpt") == 4
+
+    continued = {}
+    for name, nproc, layout in [("tp2pp2", 4, ["--tensor-model-parallel-size", "2",
+                                               "--pipeline-model-parallel-size", "2"]),
+                                ("tp1", 1, []), ("dp2", 2, [])]:
+        out = tmp_path / f"from_{name}"
+        pretrain(nproc, base_args(training_data, out, *layout, *common, "--load", saved / "ckpt"))
+        continued[name] = losses(out / "metrics.jsonl")
+    reference = continued.pop("tp2pp2")
+    assert sorted(reference) == [5, 6, 7, 8]
+    for name, got in continued.items():
+        assert got.keys() == reference.keys(), name
+        for iteration, loss in reference.items():
+            assert got[iteration] == pytest.approx(loss, rel=1e-5), (name, iteration)
