@@ -16,48 +16,16 @@
 # script sets are forwarded with -x; MPICH and Intel MPI forward the environment themselves.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=examples/lib/pretrain_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pretrain_env.sh"
 SIZE=${SIZE:-15b}
 config="$REPO/examples/configs/sc2-$SIZE.yaml"
-
-missing=()
-for name in DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR NP; do
-    [[ -n "${!name:-}" ]] || missing+=("$name")
-done
-if ((${#missing[@]})); then
-    echo "error: set ${missing[*]} (see the header of $0)" >&2
-    exit 2
-fi
+require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR NP
 if [[ ! -f "$config" ]]; then
     echo "error: no config $config (SIZE is 3b, 7b or 15b)" >&2
     exit 2
 fi
-if [[ ! -e "$TOKENIZER_MODEL" ]]; then
-    echo "error: TOKENIZER_MODEL=$TOKENIZER_MODEL does not exist" >&2
-    exit 2
-fi
-
-mkdir -p "$CHECKPOINT_DIR"
-read -r -a blend <<<"$DATA_PATH"
-args=(
-    --config "$config"
-    --data-path "${blend[@]}"
-    --tokenizer-model "$TOKENIZER_MODEL"
-    --save "$CHECKPOINT_DIR"
-    --data-cache-path "${DATA_CACHE_PATH:-$CHECKPOINT_DIR/data_cache}"
-    --tensorboard-dir "${TENSORBOARD_DIR:-$CHECKPOINT_DIR/tensorboard}"
-    --metrics-file "${METRICS_FILE:-$CHECKPOINT_DIR/metrics.jsonl}"
-)
-if [[ -f "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt" ]]; then
-    args+=(--load "$CHECKPOINT_DIR")
-    echo "resuming from $CHECKPOINT_DIR, iteration $(cat "$CHECKPOINT_DIR/latest_checkpointed_iteration.txt")" >&2
-fi
-args+=("$@")
-
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-export CUDA_DEVICE_MAX_CONNECTIONS=1  # keeps TP/SP communication ordered before compute (Megatron-LM)
-export TORCH_NCCL_AVOID_RECORD_STREAMS=1
-export MASTER_PORT=${MASTER_PORT:-29500}
+pretrain_args "$config" "$@"
 
 mpirun_args=(-np "$NP")
 if [[ -n "${HOSTFILE:-}" ]]; then

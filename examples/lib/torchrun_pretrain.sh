@@ -1,0 +1,27 @@
+# Sourced by examples/pretrain_sc2_*.sh with CONFIG set: torchrun on every node, one srun task per
+# node under SLURM, else on this machine (NNODES, NODE_RANK, MASTER_ADDR for several).
+# shellcheck shell=bash
+
+# shellcheck source=examples/lib/pretrain_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pretrain_env.sh"
+: "${CONFIG:?set by the launcher that sources this file}"
+require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR
+pretrain_args "$REPO/examples/configs/$CONFIG.yaml" "$@"
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+
+if [[ -n "${SLURM_JOB_ID:-}" ]]; then
+    MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+    export MASTER_ADDR GPUS_PER_NODE
+    read -r -a srun_extra <<<"${SRUN_ARGS:-}"
+    # One task per node; each runs torchrun, which starts one process per GPU. SLURM_NODEID is
+    # expanded by the task's own shell, hence the single quotes.
+    # shellcheck disable=SC2016
+    exec srun --nodes "$SLURM_NNODES" --ntasks-per-node 1 --kill-on-bad-exit=1 "${srun_extra[@]}" bash -c '
+        exec torchrun --nnodes "$SLURM_NNODES" --node-rank "$SLURM_NODEID" --nproc-per-node "$GPUS_PER_NODE" \
+            --rdzv-backend static --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" \
+            -m megatron_sc2.pretrain "$@"' torchrun "${args[@]}"
+fi
+
+exec torchrun --nnodes "${NNODES:-1}" --node-rank "${NODE_RANK:-0}" --nproc-per-node "$GPUS_PER_NODE" \
+    --rdzv-backend static --rdzv-endpoint "${MASTER_ADDR:-localhost}:$MASTER_PORT" \
+    -m megatron_sc2.pretrain "${args[@]}"
