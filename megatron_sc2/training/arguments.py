@@ -58,7 +58,7 @@ OPTIONS = [
     ("checkpoint", "--save", _STR, None, "checkpoint directory to write"),
     ("checkpoint", "--load", _STR, None, "checkpoint directory to resume from"),
     ("checkpoint", "--save-interval", _INT, None, "save every N iterations"),
-    ("checkpoint", "--async-save", _BOOL, False, "write checkpoints in the background (GPU)"),
+    ("checkpoint", "--async-save", _BOOL, False, "write checkpoints in the background while training goes on"),
     ("checkpoint", "--exit-duration-in-mins", _FLOAT, None, "save and exit after this wall time"),
     ("checkpoint", "--exit-interval", _INT, None, "save and exit at this iteration"),
     ("logging", "--log-interval", _INT, 10, "log every N iterations"),

@@ -144,8 +144,12 @@ def _sharded_state(model: list, optimizer, *, with_optimizer: bool, with_rng: bo
 
 
 def save(root: str | Path, iteration: int, model: list, optimizer, *, common: dict, model_config: ModelConfig,
-         parallel: ParallelConfig, model_only: bool = False) -> Path:
-    """Write iter_N/ on every rank, then (rank 0) the metadata and, last, the marker."""
+         parallel: ParallelConfig, model_only: bool = False, async_queue=None) -> Path:
+    """Write iter_N/ on every rank, then (rank 0) the metadata and, last, the marker.
+
+    With `async_queue` (megatron-core's AsyncCallsQueue) the tensors are written in the
+    background and the metadata and marker when the queue finalizes the write on all ranks.
+    """
     from megatron.core import dist_checkpointing
 
     root = Path(root)
@@ -161,12 +165,20 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
     torch.distributed.barrier()
     state = _sharded_state(model, optimizer, with_optimizer=not model_only, with_rng=not model_only, is_loading=False)
     state["common"] = common
-    dist_checkpointing.save(state, str(directory))
-    torch.distributed.barrier()
-    if rank == 0:
-        write_metadata(directory, iteration, model_config, parallel, common, model_only=model_only)
-        write_marker(root, iteration)
-    torch.distributed.barrier()
+
+    def finalize():
+        torch.distributed.barrier()
+        if rank == 0:
+            write_metadata(directory, iteration, model_config, parallel, common, model_only=model_only)
+            write_marker(root, iteration)
+        torch.distributed.barrier()
+
+    request = dist_checkpointing.save(state, str(directory), async_sharded_save=async_queue is not None)
+    if async_queue is None:
+        finalize()
+    else:
+        request.add_finalize_fn(finalize)
+        async_queue.schedule_async_request(request)
     return directory
 
 

@@ -142,6 +142,7 @@ def pretrain(run: RunConfig) -> None:
     metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
                             is_logging_rank)
     exit_signals = ExitSignals(run.exit_duration_in_mins)
+    saver = CheckpointSaver(run)
     index, state, checkpoint, continues_stage = find_start(run)
     try:
         while index < len(run.stages):
@@ -157,8 +158,8 @@ def pretrain(run: RunConfig) -> None:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
                          stage.name, stage.train_iters, stage.seq_length, stage.rotary_base,
                          stage.sliding_window, stage.global_batch_size)
-            stop_reason = train_stage(run, parts, state, metrics, exit_signals, launch.world_size)
-            saved = save(run, parts, state) if run.save else None
+            stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, launch.world_size)
+            saved = saver.save(parts, state, wait=True) if run.save else None
             if stop_reason:
                 if launch.rank == 0:
                     log.info("stopping at iteration %d: %s%s", state.iteration, stop_reason,
@@ -169,11 +170,12 @@ def pretrain(run: RunConfig) -> None:
                 state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
                 checkpoint, continues_stage = checkpointing.resolve(run.save), False
     finally:
+        saver.close()
         metrics.close()
 
 
 def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: MetricsLogger,
-                exit_signals: ExitSignals, world_size: int) -> str | None:
+                exit_signals: ExitSignals, saver: CheckpointSaver, world_size: int) -> str | None:
     """Train to the end of the stage; returns why it stopped early, or None."""
     stage, device = parts.stage, runtime.device()
     micro, seq = run.micro_batch_size, stage.seq_length
@@ -233,8 +235,9 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
             return reason
         if state.stage_iteration == stage.train_iters:
             return None
+        saver.finalize_finished()
         if run.save_interval and state.iteration % run.save_interval == 0:
-            save(run, parts, state)
+            saver.save(parts, state)
     return None
 
 
@@ -262,11 +265,34 @@ def evaluate(run: RunConfig, parts: StageParts, device) -> float | None:
     return sum(losses) / len(losses)
 
 
-def save(run: RunConfig, parts: StageParts, state: TrainState) -> Path | None:
-    if checkpointing.latest_iteration(run.save) == state.iteration:
-        return checkpointing.iteration_dir(run.save, state.iteration)
-    common = {"train_state": dataclasses.asdict(state), "scheduler": parts.scheduler.state_dict(),
-              "stage": stage_dict(parts.stage)}
-    return checkpointing.save(run.save, state.iteration, parts.model, parts.optimizer, common=common,
-                              model_config=stage_model_config(run, parts.stage), parallel=run.parallel)
+class CheckpointSaver:
+    """Saves to --save, in the background with --async-save (megatron-core's async queue)."""
+
+    def __init__(self, run: RunConfig):
+        from megatron.core.dist_checkpointing.strategies.async_utils import AsyncCallsQueue
+
+        self.run, self.last_iteration = run, None
+        self.queue = AsyncCallsQueue() if run.async_save else None
+
+    def save(self, parts: StageParts, state: TrainState, wait: bool = False) -> Path:
+        """Save this iteration (once); with `wait`, return only when it is complete on disk."""
+        if self.last_iteration != state.iteration:
+            common = {"train_state": dataclasses.asdict(state), "scheduler": parts.scheduler.state_dict(),
+                      "stage": stage_dict(parts.stage)}
+            checkpointing.save(self.run.save, state.iteration, parts.model, parts.optimizer, common=common,
+                               model_config=stage_model_config(self.run, parts.stage),
+                               parallel=self.run.parallel, async_queue=self.queue)
+            self.last_iteration = state.iteration
+        if wait and self.queue is not None:
+            self.queue.maybe_finalize_async_calls(blocking=True)
+        return checkpointing.iteration_dir(self.run.save, state.iteration)
+
+    def finalize_finished(self) -> None:
+        if self.queue is not None:
+            self.queue.maybe_finalize_async_calls(blocking=False)
+
+    def close(self) -> None:
+        if self.queue is not None:
+            self.queue.maybe_finalize_async_calls(blocking=True)
+            self.queue.close()
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from megatron_sc2.training.checkpointing import latest_iteration
+from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
@@ -61,3 +61,16 @@ def test_tp2xpp2_checkpoint_resumes_at_tp1_and_dp2(training_data, tmp_path):
         assert got.keys() == reference.keys(), name
         for iteration, loss in reference.items():
             assert got[iteration] == pytest.approx(loss, rel=1e-5), (name, iteration)
+
+
+def test_async_save_writes_complete_checkpoints_that_resume_exactly(training_data, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    pretrain(2, base_args(training_data, tmp_path / "run", *STEPS, "--save", ckpt, "--save-interval", "3",
+                          "--async-save"))
+    for iteration in (3, 6, 8):
+        _, meta = resolve(ckpt, iteration)
+        assert meta["train_state"]["iteration"] == iteration
+    write_marker(ckpt, 6)
+    pretrain(2, base_args(training_data, tmp_path / "resumed", *STEPS, "--load", ckpt))
+    first, resumed = losses(tmp_path / "run" / "metrics.jsonl"), losses(tmp_path / "resumed" / "metrics.jsonl")
+    assert resumed == {7: first[7], 8: first[8]}
