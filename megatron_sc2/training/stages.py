@@ -60,16 +60,6 @@ def build_stage(values: dict, defaults: dict, index: int) -> Stage:
     )
 
 
-def stage_at(stages: list[Stage], iteration: int) -> tuple[int, int]:
-    """(stage index, iterations already done in it) for a global iteration count."""
-    start = 0
-    for index, stage in enumerate(stages):
-        if iteration < start + stage.train_iters:
-            return index, iteration - start
-        start += stage.train_iters
-    return len(stages), 0
-
-
 def total_iters(stages: list[Stage]) -> int:
     return sum(s.train_iters for s in stages)
 

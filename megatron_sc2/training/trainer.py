@@ -28,7 +28,7 @@ from megatron_sc2.training.exit_signals import ExitSignals
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
-from megatron_sc2.training.stages import Stage, stage_dict
+from megatron_sc2.training.stages import Stage, stage_dict, total_iters
 from megatron_sc2.training.step import NonFiniteLoss, move_batch, run_forward_backward, train_step
 
 log = logging.getLogger("megatron_sc2.pretrain")
@@ -144,6 +144,8 @@ def pretrain(run: RunConfig) -> None:
     exit_signals = ExitSignals(run.exit_duration_in_mins)
     saver = CheckpointSaver(run)
     index, state, checkpoint, continues_stage = find_start(run)
+    if index == len(run.stages) and launch.rank == 0:
+        log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
     try:
         while index < len(run.stages):
             stage = run.stages[index]
@@ -184,7 +186,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
     flops = flops_per_iteration(run.model, seq, stage.global_batch_size, stage.sliding_window,
                                 run.recompute_granularity == "full")
     peak = run.peak_tflops or device_peak_tflops(local_device_name(), run.bf16)
-    run_iters = sum(s.train_iters for s in run.stages)
+    run_iters = total_iters(run.stages)
     for chunk in parts.model:
         chunk.train()
     step_seconds, window_iters = 0.0, 0  # timed steps since the last log line (no eval or saves)

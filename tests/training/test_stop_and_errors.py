@@ -82,3 +82,16 @@ def test_config_file_with_flags_overriding_it(training_data, tmp_path):
     config.write_text(config.read_text() + "bogus_key: 1\n")
     with pytest.raises(SystemExit, match="unknown keys \\['bogus_key'\\]"):
         parse_args(["--config", str(config)], world_size=1)
+
+
+def test_a_nan_loss_stops_the_run_naming_the_iteration_or_is_skipped(training_data, tmp_path):
+    # An absurd learning rate blows the weights up after the first update.
+    args = base_args(training_data, tmp_path, "--seq-length", "64", "--global-batch-size", "4", "--train-iters",
+                     "4", "--lr", "1e30", "--lr-warmup-iters", "0", "--clip-grad", "0")
+    result = pretrain(1, args, check=False)
+    assert result.returncode != 0
+    assert "iteration 2 (stage main): the loss is NaN or Inf" in result.stdout + result.stderr
+
+    pretrain(1, args + ["--skip-nan-steps", "--metrics-file", str(tmp_path / "skipping.jsonl")])
+    last = [m for m in read_metrics(tmp_path / "skipping.jsonl") if "skipped_steps" in m][-1]
+    assert last["iteration"] == 4 and last["skipped_steps"] == 3
