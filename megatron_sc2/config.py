@@ -107,7 +107,7 @@ class ModelConfig:
         else:
             values = json.loads(text)
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of model config keys")
+            raise TypeError(f"{path}: expected a mapping of model config keys")
         return cls.from_dict(values)
 
 

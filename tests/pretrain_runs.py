@@ -10,7 +10,6 @@ from pathlib import Path
 
 from multirank import REPO, free_port
 
-
 # A single-stage schedule; multi-stage tests set theirs per stage in the config file.
 SCHEDULE = ["--lr", "3e-3", "--min-lr", "3e-4", "--lr-warmup-iters", "2"]
 
@@ -36,7 +35,7 @@ def environment() -> dict:
 
 def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(command(nproc, args), capture_output=True, text=True, timeout=timeout,
-                            env=environment(), cwd=REPO)
+                            env=environment(), cwd=REPO, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"pretrain x{nproc} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")

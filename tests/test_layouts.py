@@ -8,7 +8,6 @@ import json
 
 import pytest
 import torch
-
 from multirank import torchrun
 
 LAYOUTS = {

@@ -66,16 +66,16 @@ def _cpu_rng_tracker_class():
         def add(self, name, seed):
             self._is_initialized = True
             if seed in self.seeds_:
-                raise Exception(f"seed {seed} already exists")
+                raise RuntimeError(f"seed {seed} already exists")
             self.seeds_.add(seed)
             if name in self.states_:
-                raise Exception(f"rng state {name} already exists")
+                raise RuntimeError(f"rng state {name} already exists")
             self.states_[name] = torch.Generator().manual_seed(seed).get_state()
 
         @contextlib.contextmanager
         def fork(self, name="model-parallel-rng"):
             if name not in self.states_:
-                raise Exception(f"rng state {name} is not added")
+                raise RuntimeError(f"rng state {name} is not added")
             outer_state, outer_name = torch.get_rng_state(), self._current_state_name
             torch.set_rng_state(self.states_[name])
             self._current_state_name = name

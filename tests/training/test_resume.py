@@ -6,9 +6,9 @@ import signal
 import time
 
 import pytest
+from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
 from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
-from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
 
