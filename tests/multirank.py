@@ -25,7 +25,8 @@ def torchrun(script: str, nproc: int, *args, timeout: int = 300, env: dict | Non
         "--master-addr=127.0.0.1", f"--master-port={free_port()}",
         str(WORKERS / script) if not Path(script).is_absolute() else script, *map(str, args),
     ]
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(env or {})}
+    # Workers import the package and the shared worker helpers (tests/workers).
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}:{WORKERS}", **(env or {})}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO,
                             check=False)
     if check and result.returncode != 0:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import torch
+from seeded_weights import seeded_fill
 
 from megatron_sc2 import runtime
 from megatron_sc2.config import ParallelConfig, get_preset
@@ -13,22 +14,6 @@ from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap
 from megatron_sc2.training.step import train_step
 
 GLOBAL_BATCH, MICRO_BATCH, SEQ = 8, 2, 32
-
-
-def deterministic_fill(chunks):
-    """Every layout starts from the same full weights: each is drawn from a generator keyed by
-    its global (layout-independent) checkpoint key, then sliced to this rank's shard."""
-    for chunk in chunks:
-        for sh in chunk.sharded_state_dict().values():
-            if not hasattr(sh, "global_shape") or sh.data is None:
-                continue
-            gen = torch.Generator().manual_seed(sum(map(ord, sh.key)) * 7919 + len(sh.key))
-            full = torch.randn(sh.global_shape, generator=gen) * 0.05
-            if sh.key.endswith(("layernorm.weight", "layer_norm_weight")):
-                full = 1.0 + full
-            index = tuple(slice(o, o + n) for o, n in zip(sh.global_offset, sh.data.shape))
-            with torch.no_grad():
-                sh.data.copy_(full[index])
 
 
 def collect_shards(model):
@@ -74,7 +59,7 @@ def main():
     model_cfg = get_preset(args.preset)
     tconfig = to_transformer_config(model_cfg, parallel)
     chunks = build_model(model_cfg, tconfig, max_sequence_length=SEQ)
-    deterministic_fill(chunks)
+    seeded_fill(chunks, scale=0.05)
     model = wrap_ddp(chunks, tconfig, parallel)
     optimizer = build_optimizer(
         model, OptimizerSettings(lr=args.lr, clip_grad=args.clip_grad, weight_decay=0.1, adam_eps=args.adam_eps), parallel, bf16=False

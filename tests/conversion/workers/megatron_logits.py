@@ -5,26 +5,12 @@ import argparse
 from pathlib import Path
 
 import torch
+from seeded_weights import seeded_fill
 
 from megatron_sc2 import runtime
 from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.model import build_model, to_transformer_config
 from megatron_sc2.training import checkpointing
-
-
-def seeded_fill(chunks):
-    """The same full weights whatever the layout: each global tensor from a generator keyed by its name."""
-    for chunk in chunks:
-        for sh in chunk.sharded_state_dict().values():
-            if not hasattr(sh, "global_shape") or sh.data is None:
-                continue
-            gen = torch.Generator().manual_seed(sum(map(ord, sh.key)) * 7919 + len(sh.key))
-            full = torch.randn(sh.global_shape, generator=gen) * 0.1
-            if sh.key.endswith(("layernorm.weight", "layer_norm_weight")):
-                full = 1.0 + full
-            index = tuple(slice(o, o + n) for o, n in zip(sh.global_offset, sh.data.shape))
-            with torch.no_grad():
-                sh.data.copy_(full[index])
 
 
 def logits_of(chunks, tokens):
@@ -93,7 +79,7 @@ def main():
         checkpointing.load(directory, meta, chunks, None, model_config=model_cfg, parallel=parallel,
                            load_optimizer=False)
     else:  # and its own saving
-        seeded_fill(chunks)
+        seeded_fill(chunks, scale=0.1)
         checkpointing.save(args.save, 3, chunks, None, common={}, model_config=model_cfg, parallel=parallel,
                            model_only=True)
     tokens = torch.load(args.tokens)
