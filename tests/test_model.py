@@ -109,3 +109,9 @@ def test_model_builds_and_runs_on_cpu(single_process_group):
     logits = model(tokens, torch.arange(32).expand(2, 32), attention_mask=None)
     assert logits.shape == (2, 32, cfg.padded_vocab_size(1))
     assert torch.isfinite(logits).all()
+
+
+def test_sequence_parallel_without_transformer_engine_says_so():
+    with pytest.raises(ValueError, match="--sequence-parallel needs TransformerEngine"):
+        to_transformer_config(get_preset("sc2-tiny"), ParallelConfig(tensor_model_parallel_size=2,
+                                                                     sequence_parallel=True))

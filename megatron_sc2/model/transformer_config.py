@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.model.layer_spec import transformer_engine_available
 
 
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -39,6 +40,9 @@ def to_transformer_config(
     from megatron.core.transformer import TransformerConfig
 
     parallel.validate_for(model)
+    if parallel.sequence_parallel and not transformer_engine_available():
+        raise ValueError("--sequence-parallel needs TransformerEngine on GPUs (megatron-core's local LayerNorm "
+                         "does not support it): use --no-sequence-parallel here")
     on_gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if bf16 else torch.float32
     # On GPU the fused bias+GELU kernel (megatron-core's tanh approximation) runs; on CPU the
