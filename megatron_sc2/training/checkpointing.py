@@ -154,12 +154,12 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
 
     root = Path(root)
     directory = iteration_dir(root, iteration)
+    if latest_iteration(root) == iteration:
+        return directory  # complete already: the marker's checkpoint is never rewritten
     rank = torch.distributed.get_rank()
     if rank == 0:
         root.mkdir(parents=True, exist_ok=True)
-        if directory.exists():  # left by an interrupted save of this iteration; never the marker's target
-            if latest_iteration(root) == iteration:
-                (root / MARKER).unlink()
+        if directory.exists():  # left by an interrupted save of this iteration
             shutil.rmtree(directory)
         directory.mkdir()
     torch.distributed.barrier()
