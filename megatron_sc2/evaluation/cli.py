@@ -1,0 +1,133 @@
+"""`tools/evaluate.py`: score a model (or completions, or a training run's checkpoints) as the
+StarCoder2 paper does. See docs/evaluation.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from megatron_sc2.evaluation import follow
+from megatron_sc2.evaluation.evaluate import GENERATION_TASKS, EvaluationError, evaluate
+
+DESCRIPTION = """\
+Evaluate a StarCoder2 model offline, as the StarCoder2 paper does (bigcode-evaluation-harness
+protocol): HumanEval pass@k, HumanEval single-line infilling (PSM and SPM), perplexity and bits
+per byte on held-out data, and MBPP / MultiPL-E from files you provide. Nothing is downloaded.
+
+Generated code is untrusted: it runs only with --allow-code-execution, each sample alone in a
+subprocess under resource limits, inside a bubblewrap sandbox (no network, read-only system, a
+private tmpfs) where bwrap works; summary.json records the isolation level in force."""
+
+EPILOG = """\
+examples:
+  # greedy pass@1 of an exported model on HumanEval, plus infilling
+  tools/evaluate.py --model hf/ --tasks humaneval,humaneval-infill --allow-code-execution --output eval/
+  # pass@1/10 from 20 samples at temperature 0.2, top-p 0.95
+  tools/evaluate.py --model hf/ --tasks humaneval --n-samples 20 --allow-code-execution --output eval/
+  # score completions generated elsewhere (JSONL of task_id, completion)
+  tools/evaluate.py --completions gen.jsonl --tasks humaneval --allow-code-execution --output eval/
+  # perplexity on a run's held-out data at 16k
+  tools/evaluate.py --model hf/ --tasks perplexity --perplexity-data data/valid_content_document \\
+      --seq-length 16384 --output eval/
+  # follow a training run: evaluate each new checkpoint, append to its metrics file
+  tools/evaluate.py --run ckpt/ --tokenizer-model tok/ --metrics-file run/metrics.jsonl --watch \\
+      --tasks humaneval --limit 20 --allow-code-execution --output eval/"""
+
+
+def _csv(value: str) -> list[str]:
+    return [v for v in value.split(",") if v]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evaluate", description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_argument_group("what to evaluate (one of)")
+    what = source.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", type=Path, metavar="HF_DIR", help="an exported Hugging Face model folder")
+    what.add_argument("--completions", type=Path, metavar="FILE.jsonl",
+                      help="completions made elsewhere: one JSON object per sample with task_id and completion "
+                           "(and optionally task); they are cut at the task's stop sequences as generations are")
+    what.add_argument("--run", type=Path, metavar="CKPT_DIR",
+                      help="a training run's checkpoint folder: export each complete iter_* and evaluate it")
+    p.add_argument("--output", type=Path, required=True, metavar="DIR",
+                   help="results folder: samples.jsonl and summary.json (per iteration with --run)")
+    p.add_argument("--tasks", type=_csv, default=["humaneval"], metavar="T1,T2",
+                   help=f"comma-separated: {', '.join(GENERATION_TASKS)}, perplexity, mbpp, multiple-LANG "
+                        "(default: humaneval)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N problems of each task")
+
+    gen = p.add_argument_group("generation")
+    gen.add_argument("--n-samples", type=int, default=1, metavar="N",
+                     help="samples per problem (default 1: greedy pass@1, the paper's HumanEval protocol)")
+    gen.add_argument("--temperature", type=float, default=None,
+                     help="sampling temperature; 0 is greedy (default: 0 for one sample, 0.2 for several)")
+    gen.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    gen.add_argument("--max-new-tokens", type=int, default=512, help="per sample (default 512, as the harness)")
+    gen.add_argument("--batch-size", type=int, default=16, help="prompts per generation batch (default 16)")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    gen.add_argument("--k", type=lambda v: [int(k) for k in _csv(v)], default=[1, 10, 100], metavar="K1,K2",
+                     help="pass@k values reported where k <= n (default 1,10,100)")
+    gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    gen.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                     help="model dtype (default: bfloat16 on GPU, float32 on CPU)")
+
+    exe = p.add_argument_group("code execution (untrusted code: read docs/evaluation.md)")
+    exe.add_argument("--allow-code-execution", action="store_true",
+                     help="run generated programs in the sandbox; without it only exact match is scored")
+    exe.add_argument("--sandbox", choices=["bubblewrap", "rlimits"], default=None,
+                     help="isolation level (default: bubblewrap where it works, else rlimits with a warning)")
+    exe.add_argument("--workers", type=int, default=None, help="programs run at once (default: CPU count)")
+    exe.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
+    exe.add_argument("--memory-mb", type=int, default=2048, help="address space per program (default 2048)")
+
+    ppl = p.add_argument_group("perplexity")
+    ppl.add_argument("--perplexity-data", metavar="PREFIX|FILE.jsonl",
+                     help="a .bin/.idx prefix, or JSONL files (repo_name, path, content) grouped by repository")
+    ppl.add_argument("--seq-length", type=int, default=4096, help="window length in tokens (default 4096)")
+    ppl.add_argument("--perplexity-tokens", type=int, default=1_000_000, metavar="N",
+                     help="tokens evaluated at most (default 1M)")
+
+    ext = p.add_argument_group("MBPP / MultiPL-E")
+    ext.add_argument("--data-dir", type=Path, default=None,
+                     help="folder with mbpp.jsonl / multiple-LANG.jsonl, checked against the sha256 manifest")
+
+    run = p.add_argument_group("following a training run (--run)")
+    run.add_argument("--tokenizer-model", type=Path, default=None,
+                     help="tokenizer.json or its folder, included in each export (required with --run)")
+    run.add_argument("--metrics-file", type=Path, default=None,
+                     help="the run's metrics JSONL to append eval/ records to (required with --run)")
+    run.add_argument("--latest-only", action="store_true", help="evaluate only the newest complete checkpoint")
+    run.add_argument("--watch", action="store_true", help="keep waiting for new checkpoints (stop with Ctrl-C)")
+    run.add_argument("--poll-interval", type=float, default=60.0, help="seconds between looks (default 60)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.run is not None and (args.tokenizer_model is None or args.metrics_file is None):
+        parser.error("--run needs --tokenizer-model and --metrics-file")
+    if args.watch and args.run is None:
+        parser.error("--watch follows a run: give --run CKPT_DIR")
+    if args.n_samples < 1 or args.limit is not None and args.limit < 1:
+        parser.error("--n-samples and --limit must be at least 1")
+    if args.temperature is None:
+        args.temperature = 0.0 if args.n_samples == 1 else 0.2
+    if args.temperature == 0 and args.n_samples > 1:
+        parser.error("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
+    try:
+        if args.run is not None:
+            follow.follow(args)
+        else:
+            summary = evaluate(args, args.model, args.output)
+            print(json.dumps(summary["metrics"]))
+    except (EvaluationError, ValueError, RuntimeError) as e:
+        print(f"evaluate: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evaluate: interrupted", file=sys.stderr)
+        return 130
+    return 0

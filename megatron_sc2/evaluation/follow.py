@@ -1,0 +1,84 @@
+"""`--run CKPT_DIR`: evaluate a training run's checkpoints as they are written.
+
+A checkpoint counts once the run's marker (latest_checkpointed_iteration.txt) has reached its
+iteration, since training writes the marker last. Each one is exported to a temporary HF folder with
+the project's converter, evaluated into --output/iter_NNNNNNN/, and one record is appended to the
+run's metrics file: the iteration, consumed tokens, and every metric as `eval/TASK/METRIC`, which
+tools/plot_metrics.py draws beside the loss. Iterations already in the metrics file are skipped, so a
+restarted follower picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from megatron_sc2.conversion import export_to_hf
+from megatron_sc2.evaluation.evaluate import evaluate
+from megatron_sc2.training import checkpointing
+
+PREFIX = "eval/"
+
+
+def evaluated_iterations(metrics_file: Path) -> set[int]:
+    done = set()
+    if metrics_file.exists():
+        for line in metrics_file.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and any(k.startswith(PREFIX) for k in record):
+                done.add(record.get("iteration"))
+    return done
+
+
+def complete_iterations(root: Path) -> list[int]:
+    latest = checkpointing.latest_iteration(root)
+    if latest is None:
+        return []
+    found = (int(p.name.removeprefix("iter_")) for p in root.glob("iter_*") if p.name.removeprefix("iter_").isdigit())
+    return sorted(i for i in found if i <= latest)
+
+
+def metrics_record(iteration: int, consumed_tokens: int | None, metrics: dict) -> dict:
+    record = {"iteration": iteration, "consumed_tokens": consumed_tokens}
+    for task, values in metrics.items():
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and name not in ("problems", "n", "tokens", "bytes", "seq_length"):
+                record[f"{PREFIX}{task}/{name}"] = value
+    return record
+
+
+def evaluate_checkpoint(args: Namespace, iteration: int) -> dict:
+    meta = json.loads((checkpointing.iteration_dir(args.run, iteration) / checkpointing.SC2_METADATA).read_text())
+    consumed = (meta.get("train_state") or {}).get("consumed_tokens")
+    with tempfile.TemporaryDirectory(prefix="sc2-eval-export-") as tmp:
+        hf = Path(tmp) / "hf"
+        export_to_hf(args.run, hf, iteration=iteration, tokenizer_model=args.tokenizer_model, progress=False)
+        summary = evaluate(args, hf, args.output / f"iter_{iteration:07d}")
+    record = metrics_record(iteration, consumed, summary["metrics"])
+    args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.metrics_file, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    print(f"iteration {iteration}: appended {len(record) - 2} eval metrics to {args.metrics_file}")
+    return record
+
+
+def follow(args: Namespace) -> None:
+    if not args.run.is_dir():
+        raise ValueError(f"--run {args.run}: no such checkpoint folder")
+    while True:
+        todo = [i for i in complete_iterations(args.run) if i not in evaluated_iterations(args.metrics_file)]
+        if args.latest_only:
+            todo = todo[-1:]
+        for iteration in todo:
+            evaluate_checkpoint(args, iteration)
+        if not args.watch:
+            if not todo:
+                print(f"--run {args.run}: no new complete checkpoint to evaluate")
+            return
+        time.sleep(args.poll_interval)

@@ -1,0 +1,100 @@
+"""Completions from an exported Hugging Face folder through transformers, on CPU or GPU.
+
+Prompts are sorted by length and batched with left padding, so a batch wastes little on padding
+and every row's new tokens start at the same column. Each row stops at its own stop strings (the
+others go on); only the new tokens are decoded. Greedy decoding is deterministic; sampling draws
+from a generator seeded per run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    max_new_tokens: int = 512
+    batch_size: int = 16
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 0.95
+    seed: int = 0
+
+
+@dataclass
+class GenerationStats:
+    samples: int = 0
+    new_tokens: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        seconds = max(self.seconds, 1e-9)
+        return {"samples": self.samples, "new_tokens": self.new_tokens, "seconds": round(self.seconds, 3),
+                "tokens_per_s": self.new_tokens / seconds, "samples_per_s": self.samples / seconds}
+
+
+class _StopStrings:
+    """A stopping criterion: per row, whether its decoded new tokens hold one of its stop strings."""
+
+    def __init__(self, tokenizer, prompt_length: int, stops: Sequence[Sequence[str]]):
+        self.tokenizer, self.prompt_length, self.stops = tokenizer, prompt_length, stops
+        self.done = [False] * len(stops)
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        for row, ids in enumerate(input_ids):
+            if not self.done[row]:
+                text = self.tokenizer.decode(ids[self.prompt_length:], skip_special_tokens=False)
+                self.done[row] = any(stop in text for stop in self.stops[row])
+        return torch.tensor(self.done, device=input_ids.device)
+
+
+class Generator:
+    def __init__(self, model_dir: Path, device: str | None = None, dtype: str | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if not (Path(model_dir) / "config.json").is_file():
+            raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.type == "cuda"
+                                                           else torch.float32)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype).to(self.device).eval()
+        self.stats = GenerationStats()
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], stops: Sequence[Sequence[str]], config: GenerationConfig,
+                 on_batch: Callable[[int], None] | None = None) -> list[str]:
+        """The generated text for each prompt (not yet cut at its stop strings)."""
+        from transformers import StoppingCriteriaList
+
+        torch.manual_seed(config.seed)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        outputs: list[str] = [""] * len(prompts)
+        start = time.perf_counter()
+        for first in range(0, len(order), config.batch_size):
+            rows = order[first:first + config.batch_size]
+            batch = self.tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True,
+                                   add_special_tokens=False).to(self.device)
+            length = batch["input_ids"].shape[1]
+            sampling = {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p} \
+                if config.temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+            generated = self.model.generate(
+                **batch, max_new_tokens=config.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([_StopStrings(self.tokenizer, length, [stops[i] for i in rows])]),
+                **sampling,
+            )
+            for row, ids in zip(rows, generated[:, length:]):
+                outputs[row] = self.tokenizer.decode(ids, skip_special_tokens=False)
+                self.stats.new_tokens += int((ids != self.tokenizer.pad_token_id).sum())
+            self.stats.samples += len(rows)
+            if on_batch is not None:
+                on_batch(len(rows))
+        self.stats.seconds += time.perf_counter() - start
+        return outputs

@@ -1,0 +1,267 @@
+"""Running untrusted generated programs: one subprocess each, limited, and walled off where possible.
+
+Every program runs as `python -I main.py` (or a language's command) with an empty environment in a
+fresh folder, in its own session, under resource limits set by util-linux `prlimit` (address space,
+CPU seconds, file size, open files, processes) and killed as a whole process group at the timeout.
+On top of that, the isolation level the machine allows:
+
+- `bubblewrap`: `bwrap` mounts only the system and interpreter folders read-only, a small tmpfs as
+  the working folder, and gives the program new network, PID, IPC and UTS namespaces (no network;
+  every process it starts, daemons included, dies with the sandbox's PID 1).
+- `rlimits`: the limits only. The network and the file system stay reachable: a loud warning.
+
+Run as root, a program drops to its own unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
+parallel slot), because the kernel does not apply RLIMIT_NPROC to root: a fork bomb then meets the
+process limit of its own uid only. Without bubblewrap, whatever that uid left running is killed
+after the program ends (`kill -9 -1` as that uid). Run as another user, the process limit counts
+that user's processes too, so it is set above the count already running.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+BUBBLEWRAP, RLIMITS = "bubblewrap", "rlimits"
+# MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
+LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
+             "pl": ("perl", ".pl"), "php": ("php", ".php"), "r": ("Rscript", ".r")}
+SANDBOX_UID_BASE = 61000  # uids SANDBOX_UID_BASE + slot when run as root; unused by real accounts
+OUTPUT_TAIL = 2000  # bytes of a program's output kept in its record
+WARNING = (
+    "WARNING: bubblewrap (bwrap) is not usable here: generated code runs under resource limits only, "
+    "WITH network access and the file system reachable as {user}. Install it (apt-get install bubblewrap) "
+    "or run this on a machine you can afford to lose."
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 10.0  # wall clock, whole process group killed after it
+    memory_mb: int = 2048  # address space
+    file_size_mb: int = 16  # largest file written, output included
+    open_files: int = 64
+    processes: int = 32  # per sample (as root: per sandbox uid)
+    tmpfs_mb: int = 64  # size of the working folder under bubblewrap
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    error: str | None  # None when passed; "timeout", an exception name, or "exit N"
+    output: str  # the tail of stdout and stderr together
+    seconds: float
+
+
+def bubblewrap_works() -> bool:
+    """Whether `bwrap` exists and can start a sandbox here (it needs user namespaces unless root)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    result = subprocess.run([bwrap, *_bwrap_mounts(), *_namespaces(), "--", "/bin/true"],
+                            capture_output=True, timeout=30, check=False)
+    return result.returncode == 0
+
+
+def _namespaces() -> list[str]:
+    spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    # As root no user namespace: the program switches to a real unprivileged uid inside instead.
+    return spaces if os.geteuid() == 0 else ["--unshare-user", *spaces]
+
+
+def _bwrap_mounts() -> list[str]:
+    mounts = []
+    for folder in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc/alternatives"):
+        if os.path.islink(folder):
+            mounts += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            mounts += ["--ro-bind", folder, folder]
+    prefix = os.path.realpath(sys.base_prefix)
+    if not prefix.startswith("/usr/"):
+        mounts += ["--ro-bind", prefix, prefix]
+    return [*mounts, "--proc", "/proc", "--dev", "/dev", "--die-with-parent", "--new-session", "--clearenv"]
+
+
+def toolchain_missing(language: str) -> str | None:
+    """Why programs in `language` cannot run here, or None when they can."""
+    if language == "python":
+        return None
+    if language not in LANGUAGES:
+        return f"no runner for language {language!r} (known: python, {', '.join(sorted(LANGUAGES))})"
+    tool = LANGUAGES[language][0]
+    found = shutil.which(tool)
+    if found is None:
+        return f"{tool} is not installed"
+    if not os.path.realpath(found).startswith(("/usr/", "/bin/")):
+        return f"{tool} is at {found}, outside /usr where the sandbox can see it"
+    return None
+
+
+def _count_processes(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+        except OSError:
+            continue
+    return count
+
+
+class Sandbox:
+    """Runs programs under `limits` at the best isolation level available (or the one asked for)."""
+
+    def __init__(self, limits: Limits = Limits(), isolation: str | None = None, workers: int | None = None):
+        if shutil.which("prlimit") is None:
+            raise RuntimeError("code execution needs util-linux's prlimit (apt-get install util-linux)")
+        available = BUBBLEWRAP if bubblewrap_works() else RLIMITS
+        if isolation == BUBBLEWRAP and available != BUBBLEWRAP:
+            raise RuntimeError("--sandbox bubblewrap: bwrap is missing or cannot start a sandbox here "
+                               "(apt-get install bubblewrap; unprivileged users need user namespaces)")
+        self.isolation = isolation or available
+        self.limits = limits
+        self.workers = workers or os.cpu_count() or 1
+        self.as_root = os.geteuid() == 0
+        self._slots: queue.Queue[int] = queue.Queue()
+        for slot in range(self.workers):
+            self._slots.put(slot)
+        self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
+        if self.isolation == RLIMITS and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
+            # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root).
+            self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
+
+    def warning(self) -> str | None:
+        if self.isolation == BUBBLEWRAP:
+            return None
+        user = f"uid {SANDBOX_UID_BASE}+" if self.as_root else f"uid {os.geteuid()} (you)"
+        return WARNING.format(user=user)
+
+    def python(self, source: str) -> tuple[list[str], dict[str, str]]:
+        """The command and files that run `source` as a Python program."""
+        return [self._interpreter, "-I", "main.py"], {"main.py": source}
+
+    def program(self, language: str, source: str) -> tuple[list[str], dict[str, str]]:
+        """The command and files that run `source` in `language` (a key of LANGUAGES)."""
+        if language == "python":
+            return self.python(source)
+        tool, suffix = LANGUAGES[language]
+        return [shutil.which(tool), f"main{suffix}"], {f"main{suffix}": source}
+
+    def _sandbox_uid_can_run(self, path: str) -> bool:
+        try:
+            result = subprocess.run([path, "-I", "-c", "pass"], user=SANDBOX_UID_BASE, group=SANDBOX_UID_BASE,
+                                    extra_groups=[], capture_output=True, check=False, cwd="/", timeout=30)
+        except PermissionError:
+            return False
+        return result.returncode == 0
+
+    def run(self, command: Sequence[str], files: dict[str, str]) -> Outcome:
+        slot = self._slots.get()
+        try:
+            with tempfile.TemporaryDirectory(prefix="sc2-eval-") as folder:
+                return self._run(slot, list(command), files, Path(folder))
+        finally:
+            self._slots.put(slot)
+
+    def run_many(self, jobs: Iterable[tuple[Sequence[str], dict[str, str]]],
+                 on_done: Callable[[], None] | None = None) -> list[Outcome]:
+        """Outcomes in the order of `jobs`, run `workers` at a time."""
+
+        def one(job):
+            outcome = self.run(*job)
+            if on_done is not None:
+                on_done()
+            return outcome
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(one, jobs))
+
+    def _run(self, slot: int, command: list[str], files: dict[str, str], folder: Path) -> Outcome:
+        uid = SANDBOX_UID_BASE + slot
+        work = folder / "work"
+        work.mkdir()
+        for name, text in files.items():
+            (work / name).write_text(text, encoding="utf-8")
+        if self.as_root:
+            folder.chmod(0o711)  # the sandbox uid passes through to its own folder, sees nothing else
+            for path in (work, *work.iterdir()):
+                os.chown(path, uid, uid)
+        if self.isolation == BUBBLEWRAP:
+            inside = "/sandbox"
+            size = ["--perms", "1777", "--size", str(self.limits.tmpfs_mb * 2**20)]
+            mounts = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", inside]
+            mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
+            drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if self.as_root else []
+            command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
+            popen_user = {}
+        else:
+            popen_user = {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
+        command = [*self._prlimit(), "--", *command]
+        log = folder / "output"
+        start = time.monotonic()
+        with open(log, "wb") as output:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output, env={},
+                                       cwd=work, start_new_session=True, **popen_user)
+            try:
+                returncode = process.wait(timeout=self.limits.timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            _kill_group(process.pid)
+            process.wait()
+        if self.as_root and self.isolation == RLIMITS:
+            # Daemons leave the process group; everything the sandbox uid still runs goes.
+            subprocess.run(["kill", "-9", "-1"], user=uid, group=uid, extra_groups=[], env={}, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        seconds = time.monotonic() - start
+        with open(log, "rb") as f:
+            f.seek(max(0, log.stat().st_size - OUTPUT_TAIL))
+            tail = f.read().decode("utf-8", "replace")
+        if timed_out:
+            return Outcome(False, "timeout", tail, seconds)
+        if returncode == 0:
+            return Outcome(True, None, tail, seconds)
+        return Outcome(False, _error_kind(returncode, tail), tail, seconds)
+
+    def _prlimit(self) -> list[str]:
+        limits = self.limits
+        processes = limits.processes
+        if not self.as_root:
+            processes += _count_processes(os.geteuid())
+        return [
+            "prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={int(limits.timeout_s) + 1}",
+            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={limits.open_files}", f"--nproc={processes}",
+            "--core=0",
+        ]
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _error_kind(returncode: int, output: str) -> str:
+    """The exception a Python program died of (its traceback's last line), else how it exited."""
+    for line in reversed(output.strip().splitlines()):
+        name = line.split(":", 1)[0].strip()
+        if name.isidentifier() and (name.endswith(("Error", "Exception")) or name in {"KeyboardInterrupt",
+                                                                                         "SystemExit"}):
+            return name
+        break
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit {returncode}"

@@ -1,0 +1,1 @@
+"""The generation tasks by name."""
