@@ -2,7 +2,9 @@
 """Plot training and validation loss against consumed tokens from metrics JSONL files.
 
 Reads the files `--metrics-file` writes (one JSON object per line), one curve per file, marks
-where the context-length stage changes, and shows the learning rate underneath. A run that was
+where the context-length stage changes, and shows the learning rate underneath. Evaluation
+records that `tools/evaluate.py --run` appends (`eval/TASK/METRIC` keys: HumanEval pass@1,
+infilling exact match) get a panel of their own beside the loss. A run that was
 resumed from an earlier checkpoint appends to the same file; the lines it logs again replace the
 ones from before the restart. Needs matplotlib.
 
@@ -49,6 +51,29 @@ def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
     return train, valid
 
 
+EVAL_PREFIX = "eval/"
+EVAL_PLOTTED = ("pass@1", "exact_match")  # fractions, drawn on one 0-1 axis
+
+
+def read_evals(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """`eval/TASK/METRIC` -> [(consumed tokens, value)] for the fraction metrics, in token order,
+    the latest record of an iteration winning."""
+    by_iteration: dict[int, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and any(k.startswith(EVAL_PREFIX) for k in record):
+            by_iteration[record.get("iteration")] = record
+    series: dict[str, list[tuple[float, float]]] = {}
+    for record in sorted(by_iteration.values(), key=lambda r: r.get("consumed_tokens") or 0):
+        for key, value in record.items():
+            if key.startswith(EVAL_PREFIX) and key.endswith(EVAL_PLOTTED) and value is not None:
+                series.setdefault(key.removeprefix(EVAL_PREFIX), []).append((record.get("consumed_tokens") or 0, value))
+    return series
+
+
 def stage_boundaries(train: list[dict]) -> list[tuple[float, str]]:
     """(tokens, new stage) at each stage change, placed at the last record of the stage before."""
     return [
@@ -65,16 +90,30 @@ def _tokens_label(x: float, _pos=None) -> str:
     return f"{x:g}"
 
 
-def plot(runs: dict[str, tuple[list[dict], list[dict]]], output: Path, title: str | None) -> None:
+def plot(runs: dict[str, tuple[list[dict], list[dict]]], output: Path, title: str | None,
+         evals: dict[str, dict[str, list[tuple[float, float]]]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    fig, (loss_ax, lr_ax) = plt.subplots(
-        2, 1, sharex=True, figsize=(11, 7), height_ratios=(3, 1), constrained_layout=True
-    )
+    evals = {label: series for label, series in (evals or {}).items() if series}
+    if evals:
+        fig, (loss_ax, eval_ax, lr_ax) = plt.subplots(
+            3, 1, sharex=True, figsize=(11, 9), height_ratios=(3, 2, 1), constrained_layout=True
+        )
+        for index, label in enumerate(runs):
+            for style, (name, points) in zip(("-", "--", ":", "-."), sorted(evals.get(label, {}).items())):
+                eval_ax.plot(*zip(*points), color=f"C{index}", ls=style, marker="o", ms=4, label=f"{label} {name}")
+        eval_ax.set_ylabel("eval (fraction)")
+        eval_ax.set_ylim(0, 1)
+        eval_ax.grid(True, alpha=0.3)
+        eval_ax.legend(loc="upper left", fontsize=8)
+    else:
+        fig, (loss_ax, lr_ax) = plt.subplots(
+            2, 1, sharex=True, figsize=(11, 7), height_ratios=(3, 1), constrained_layout=True
+        )
     first_stages, boundaries = {}, {}
     for index, (label, (train, valid)) in enumerate(runs.items()):
         color = f"C{index}"
@@ -133,14 +172,15 @@ def main(argv=None) -> int:
     except ImportError:
         print("plot_metrics needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 1
-    runs = {}
+    runs, evals = {}, {}
     try:
         for path in args.metrics:
             runs[str(path)] = read_metrics(path)
+            evals[str(path)] = read_evals(path)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    plot(runs, args.output, args.title)
+    plot(runs, args.output, args.title, evals)
     print(f"wrote {args.output}")
     return 0
 

@@ -12,8 +12,8 @@ On top of that, the isolation level the machine allows:
 
 Run as root, a program drops to its own unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
 parallel slot), because the kernel does not apply RLIMIT_NPROC to root: a fork bomb then meets the
-process limit of its own uid only. Without bubblewrap, whatever that uid left running is killed
-after the program ends (`kill -9 -1` as that uid). Run as another user, the process limit counts
+process limit of its own uid only. Whatever that uid still runs after the program ends is killed
+(`kill -9 -1` as that uid) before the slot is used again. Run as another user, the process limit counts
 that user's processes too, so it is set above the count already running.
 """
 
@@ -218,10 +218,8 @@ class Sandbox:
                 timed_out = True
             _kill_group(process.pid)
             process.wait()
-        if self.as_root and self.isolation == RLIMITS:
-            # Daemons leave the process group; everything the sandbox uid still runs goes.
-            subprocess.run(["kill", "-9", "-1"], user=uid, group=uid, extra_groups=[], env={}, check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        if self.as_root:
+            _kill_uid(uid)
         seconds = time.monotonic() - start
         with open(log, "rb") as f:
             f.seek(max(0, log.stat().st_size - OUTPUT_TAIL))
@@ -242,6 +240,16 @@ class Sandbox:
             f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={limits.open_files}", f"--nproc={processes}",
             "--core=0",
         ]
+
+
+def _kill_uid(uid: int, patience_s: float = 30.0) -> None:
+    """Kill everything `uid` still runs (daemons leave the process group; a PID namespace dies
+    asynchronously) and wait until it is gone, so the slot's next program starts with no processes."""
+    deadline = time.monotonic() + patience_s
+    while _count_processes(uid) and time.monotonic() < deadline:
+        subprocess.run(["kill", "-9", "-1"], user=uid, group=uid, extra_groups=[], env={}, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        time.sleep(0.05)
 
 
 def _kill_group(pgid: int) -> None:

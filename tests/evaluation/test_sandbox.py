@@ -1,0 +1,85 @@
+"""Hostile completions: each is contained, scored failed, and the run ends in bounded time."""
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+from megatron_sc2.evaluation.sandbox import BUBBLEWRAP, SANDBOX_UID_BASE
+
+AS_ROOT = os.geteuid() == 0
+
+
+def sandbox_uid_processes() -> list[str]:
+    result = subprocess.run(["ps", "-eo", "uid=,pid=,stat=,cmd="], capture_output=True, text=True, check=True)
+    return [line for line in result.stdout.splitlines()
+            if SANDBOX_UID_BASE <= int(line.split()[0]) < SANDBOX_UID_BASE + 64 and " Z" not in f" {line.split()[2]}"]
+
+
+def test_a_correct_program_passes_and_a_wrong_one_fails(sandbox):
+    ok, wrong = sandbox.run_many([sandbox.python("assert sum([1, 2]) == 3\n"),
+                                  sandbox.python("assert sum([1, 2]) == 4\n")])
+    assert ok.passed and ok.error is None
+    assert not wrong.passed and wrong.error == "AssertionError"
+
+
+@pytest.mark.timeout(120)
+def test_spinning_and_sleeping_forever_time_out(sandbox):
+    outcomes = sandbox.run_many([sandbox.python("while True:\n    pass\n"),
+                                 sandbox.python("import time\ntime.sleep(1000)\n")])
+    assert [o.error for o in outcomes] == ["timeout", "timeout"]
+    assert all(o.seconds < sandbox.limits.timeout_s + 5 for o in outcomes)
+
+
+def test_allocating_20_gb_fails(sandbox):
+    outcome = sandbox.run(*sandbox.python("block = bytearray(20 * 2**30)\nprint(len(block))\n"))
+    assert not outcome.passed and outcome.error == "MemoryError"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not AS_ROOT and os.environ.get("CI_SANDBOX_FORK_BOMB") != "1",
+                    reason="as a normal user the process limit counts the user's own processes too: a fork bomb "
+                           "would compete with this test session (set CI_SANDBOX_FORK_BOMB=1 on a throwaway box)")
+def test_fork_bomb_is_held_at_the_process_limit(sandbox):
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    outcome = sandbox.run(*sandbox.python(bomb))
+    assert not outcome.passed and outcome.error == "timeout"
+    assert sandbox_uid_processes() == []
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="without bubblewrap a normal user's sandbox writes as that user")
+def test_writing_outside_its_folder_fails(sandbox, tmp_path):
+    target = tmp_path / "escaped"
+    outcome = sandbox.run(*sandbox.python(f"open({str(target)!r}, 'w').write('x')\n"))
+    assert not outcome.passed and not target.exists()
+
+
+def test_writing_inside_its_folder_works(sandbox):
+    outcome = sandbox.run(*sandbox.python("open('scratch.txt', 'w').write('x')\nassert open('scratch.txt').read() == 'x'\n"))
+    assert outcome.passed, outcome.output
+
+
+def test_network_is_out_of_reach_in_bubblewrap(sandbox):
+    if sandbox.isolation != BUBBLEWRAP:
+        pytest.skip("only bubblewrap removes the network; rlimits says so in a warning")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        outcome = sandbox.run(*sandbox.python(
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"))
+    assert not outcome.passed and outcome.error in ("ConnectionRefusedError", "OSError", "TimeoutError")
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="a normal user's leftovers cannot be told from the user's own processes")
+def test_a_daemon_left_behind_is_killed(sandbox):
+    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        time.sleep(1000)\n    os._exit(0)\nraise SystemExit(1)\n")
+    outcome = sandbox.run(*sandbox.python(daemon))
+    assert not outcome.passed
+    assert sandbox_uid_processes() == []
+
+
+def test_rlimits_level_warns_loudly():
+    from megatron_sc2.evaluation.sandbox import RLIMITS, Sandbox
+
+    assert "WARNING" in Sandbox(isolation=RLIMITS, workers=1).warning()
