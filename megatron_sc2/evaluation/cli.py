@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from megatron_sc2.evaluation import follow
 from megatron_sc2.evaluation.evaluate import GENERATION_TASKS, EvaluationError, evaluate
 
 DESCRIPTION = """\
@@ -120,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
     try:
         if args.run is not None:
-            follow.follow(args)
+            from megatron_sc2.evaluation.follow import follow  # imports the converter (torch)
+
+            follow(args)
         else:
             summary = evaluate(args, args.model, args.output)
             print(json.dumps(summary["metrics"]))
