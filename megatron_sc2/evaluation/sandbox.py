@@ -138,6 +138,9 @@ class Sandbox:
         if self.isolation == RLIMITS and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
             # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root).
             self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
+            if not self._sandbox_uid_can_run(self._interpreter):
+                raise RuntimeError(f"as root without bubblewrap, programs run as uid {SANDBOX_UID_BASE}+, which cannot "
+                                   f"run {sys.executable} nor a system python3: install bubblewrap or python3")
 
     def warning(self) -> str | None:
         if self.isolation == BUBBLEWRAP:

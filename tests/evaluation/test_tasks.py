@@ -22,8 +22,7 @@ def evaluate(tmp_path, *args) -> subprocess.CompletedProcess:
 
 def write_completions(path: Path, task, completion) -> Path:
     with open(path, "w") as f:
-        for p in task.problems():
-            f.write(json.dumps({"task": task.name, "task_id": p.task_id, "completion": completion(p)}) + "\n")
+        f.writelines(json.dumps({"task": task.name, "task_id": p.task_id, "completion": completion(p)}) + "\n" for p in task.problems())
     return path
 
 
