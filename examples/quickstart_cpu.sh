@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # The whole path on a CPU: Python's standard library as a code corpus -> tokenizer ->
 # repository-context dataset -> tiny StarCoder2 pretrained with TP=2 through both context
-# stages -> Hugging Face export that generates. Run from the repo root in the set-up venv.
+# stages -> Hugging Face export that generates -> evaluation (perplexity on the training data,
+# a handful of HumanEval problems). Run from the repo root in the set-up venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/quickstart}
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-echo "== 1/5 corpus: Python's standard library as JSONL"
+echo "== 1/6 corpus: Python's standard library as JSONL"
 python tools/make_stdlib_corpus.py "$OUT/stdlib.jsonl"
 
-echo "== 2/5 tokenizer: byte-level BPE with StarCoder2's special tokens"
+echo "== 2/6 tokenizer: byte-level BPE with StarCoder2's special tokens"
 python tools/train_tokenizer.py "$OUT/stdlib.jsonl" --output-dir "$OUT/tokenizer" --vocab-size 1024
 
-echo "== 3/5 preprocess: one document per repository, StarCoder2 format"
+echo "== 3/6 preprocess: one document per repository, StarCoder2 format"
 python tools/preprocess_data.py --input "$OUT/stdlib.jsonl" --output-prefix "$OUT/stdlib" \
   --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$OUT/tokenizer" --repo-context --workers 2
 
-echo "== 4/5 pretrain: sc2-tiny, TP=2 on 2 CPU processes, stage 1 then stage 2"
+echo "== 4/6 pretrain: sc2-tiny, TP=2 on 2 CPU processes, stage 1 then stage 2"
 python -m torch.distributed.run --nproc-per-node 2 -m megatron_sc2.pretrain \
   --config examples/configs/quickstart_cpu.yaml \
   --data-path "$OUT/stdlib_content_document" --data-cache-path "$OUT/cache" \
@@ -25,7 +26,7 @@ python -m torch.distributed.run --nproc-per-node 2 -m megatron_sc2.pretrain \
   --metrics-file "$OUT/metrics.jsonl" --tensorboard-dir "$OUT/tensorboard"
 python tools/plot_metrics.py "$OUT/metrics.jsonl" -o "$OUT/loss.png" --title "sc2-tiny on CPU, TP=2"
 
-echo "== 5/5 export to Hugging Face and generate"
+echo "== 5/6 export to Hugging Face and generate"
 python tools/convert_checkpoint.py export --load "$OUT/checkpoints" --output "$OUT/hf" \
   --tokenizer-model "$OUT/tokenizer" --no-progress
 python - "$OUT" <<'PY'
@@ -43,4 +44,8 @@ print("HF generation:", repr(tokenizer.decode(generated[0])))
 if not losses[-1] < losses[0] - 1.0:
     sys.exit("the loss did not fall")
 PY
-echo "done: $OUT/loss.png, $OUT/hf, $OUT/metrics.jsonl"
+echo "== 6/6 evaluate: perplexity and 5 HumanEval problems, generated code run in the sandbox"
+python tools/evaluate.py --model "$OUT/hf" --tasks perplexity,humaneval --limit 5 --max-new-tokens 64 \
+  --perplexity-data "$OUT/stdlib_content_document" --seq-length 256 --perplexity-tokens 20000 \
+  --allow-code-execution --output "$OUT/eval" --no-progress
+echo "done: $OUT/loss.png, $OUT/hf, $OUT/metrics.jsonl, $OUT/eval/summary.json"
