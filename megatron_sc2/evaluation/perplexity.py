@@ -76,6 +76,18 @@ def windows(documents: Iterator[np.ndarray], seq_length: int, max_tokens: int) -
     return out
 
 
+def _summed_loss(model, batch: torch.Tensor, chunk: int = 1024) -> float:
+    """Total next-token loss of the batch's windows; logits are made `chunk` positions at a time,
+    since at 16k tokens a full vocab of fp32 logits per window would take gigabytes."""
+    hidden = model.get_decoder()(input_ids=batch[:, :-1]).last_hidden_state
+    head, targets, total = model.get_output_embeddings(), batch[:, 1:], 0.0
+    for start in range(0, targets.shape[1], chunk):
+        logits = head(hidden[:, start:start + chunk]).float()
+        total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets[:, start:start + chunk].flatten(),
+                                                         reduction="sum"))
+    return total
+
+
 @torch.inference_mode()
 def perplexity(generator, data: str, seq_length: int, max_tokens: int, batch_size: int, seed: int = 0,
                progress: bool = True) -> dict:
@@ -89,9 +101,7 @@ def perplexity(generator, data: str, seq_length: int, max_tokens: int, batch_siz
     with Progress(len(chunks), "perplexity", progress, unit="window") as bar:
         for first in range(0, len(chunks), batch_size):
             batch = torch.as_tensor(np.stack(chunks[first:first + batch_size]), device=generator.device)
-            logits = generator.model(batch[:, :-1]).logits.float()
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten(), reduction="sum")
-            nats += float(loss)
+            nats += _summed_loss(generator.model, batch)
             tokens += batch[:, 1:].numel()
             num_bytes += sum(len(tokenizer.decode(row.tolist()).encode("utf-8")) for row in batch[:, 1:].cpu())
             bar.advance(len(batch))
