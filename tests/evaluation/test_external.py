@@ -60,3 +60,18 @@ def test_a_missing_toolchain_is_named_not_scored():
     assert "no runner" in toolchain_missing("cobol")
     if shutil.which("lua") is None:
         assert toolchain_missing("lua") == "lua is not installed"
+
+
+@pytest.mark.skipif(toolchain_missing("sh") is not None, reason="bash is not installed")
+def test_multiple_runs_another_language_through_its_interpreter(tmp_path):
+    record = {"name": "HumanEval_0_add", "language": "sh", "prompt": "#!/bin/bash\nadd() {\n",
+              "tests": '\n[[ "$(add 1 2)" == "3" ]] || exit 1\n', "stop_tokens": ["\n}"]}
+    (tmp_path / "multiple-sh.jsonl").write_text(json.dumps(record) + "\n")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"multiple-sh.jsonl": {"sha256": sha256(tmp_path / "multiple-sh.jsonl")}}))
+    task = MultiPLE(tmp_path, "sh", manifest)
+    (problem,) = task.problems()
+    right, wrong = "  echo $(( $1 + $2 ))\n}", "  echo 0\n}"
+    metrics, records = score(task, [problem], [[right, wrong]], Sandbox(Limits(timeout_s=5), workers=2),
+                             ks=(1,), progress=False)
+    assert [r["passed"] for r in records] == [True, False] and metrics["pass@1"] == 0.5
