@@ -20,6 +20,7 @@ that user's processes too, so it is set above the count already running.
 from __future__ import annotations
 
 import os
+import pwd
 import queue
 import shutil
 import signal
@@ -107,6 +108,16 @@ def toolchain_missing(language: str) -> str | None:
     return None
 
 
+def _check_unused(uid: int) -> None:
+    """A sandbox uid must belong to nobody: its processes are killed wholesale after each program."""
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return
+    raise RuntimeError(f"uid {uid} belongs to the account {name!r}, but evaluation uses uids from "
+                       f"{SANDBOX_UID_BASE} as throwaway sandbox users: run as a normal user, or with fewer --workers")
+
+
 def _count_processes(uid: int) -> int:
     count = 0
     for entry in os.listdir("/proc"):
@@ -131,6 +142,9 @@ class Sandbox:
         self.limits = limits
         self.workers = workers or os.cpu_count() or 1
         self.as_root = os.geteuid() == 0
+        if self.as_root:
+            for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + self.workers):
+                _check_unused(uid)
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.workers):
             self._slots.put(slot)
