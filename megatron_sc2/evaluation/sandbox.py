@@ -40,7 +40,8 @@ LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"
 SANDBOX_UID_BASE = 61000  # uids SANDBOX_UID_BASE + slot when run as root; unused by real accounts
 OUTPUT_TAIL = 2000  # bytes of a program's output kept in its record
 WARNING = (
-    "WARNING: bubblewrap (bwrap) is not usable here: generated code runs under resource limits only, "
+    "WARNING: no bubblewrap sandbox (bwrap missing, unusable, or --sandbox rlimits): generated code runs under "
+    "resource limits only, "
     "WITH network access and the file system reachable as {user}. Install it (apt-get install bubblewrap) "
     "or run this on a machine you can afford to lose."
 )
