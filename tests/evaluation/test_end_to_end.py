@@ -64,6 +64,11 @@ def test_batched_greedy_generation_equals_one_prompt_at_a_time(run):
         assert expected.startswith(text) and (text == expected or "\ndef" in text), (prompt, text, expected)
     assert generator.stats.samples == 6 and generator.stats.new_tokens > 0
 
+    sampling = GenerationConfig(max_new_tokens=12, batch_size=4, temperature=0.8, top_p=0.95, seed=3)
+    drawn = generator.generate(prompts * 4, stops * 4, sampling)
+    assert drawn == generator.generate(prompts * 4, stops * 4, sampling)  # the seed fixes the draw
+    assert len({text for text in drawn[::3]}) > 1  # four samples of one prompt are not all alike
+
 
 @pytest.mark.slow
 def test_model_evaluation_writes_summary_with_perplexity_and_humaneval(run, tmp_path):
