@@ -27,6 +27,7 @@ def tool(*args) -> None:
 
 
 def make_dataset(root: Path) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
     corpus = root / "corpus.jsonl"
     tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email", "logging", "http")
     tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
