@@ -30,10 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tools")]
 
-import torch  # noqa: E402
+import torch
 
-from megatron_sc2 import runtime  # noqa: E402
-from megatron_sc2.training.flops import BF16_DENSE_PEAK_TFLOPS, flops_per_iteration  # noqa: E402
+from megatron_sc2 import runtime
+from megatron_sc2.training.flops import BF16_DENSE_PEAK_TFLOPS, flops_per_iteration
 
 H100_PEAK_TFLOPS = dict(BF16_DENSE_PEAK_TFLOPS)["h100"]
 TARGET_MFU = 0.45
