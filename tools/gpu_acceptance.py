@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.cpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch looks
-    sys.path[:0] = [str(REPO), str(REPO / "tools")]
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")  # the subprocesses' deprecation noise would drown the table
+    warnings.simplefilter("ignore")
+    sys.path[:0] = [str(REPO), str(REPO / "tools"), str(REPO / "benchmarks")]
     import torch
     from acceptance import environment, numerics, throughput, training
     from acceptance.report import Section, failed, table
@@ -62,9 +65,9 @@ def main(argv=None) -> int:
     steps = {
         "environment": lambda s: environment.run(s),
         "numerics": lambda s: numerics.run(s, out / "numerics", Path(__file__).resolve()),
-        "training": lambda s: training.run(s, out / "training"),
+        "training": lambda s: training.run(s, out / "training", data=out / "data"),
         "throughput": lambda s: throughput.run(s, cpu=args.cpu),
-        "benchmark": lambda s: throughput.benchmark(s, cpu=args.cpu),
+        "benchmark": lambda s: throughput.benchmark(s, cpu=args.cpu, workdir=out / "benchmark", data=out / "data"),
     }
     sections = []
     for name in args.only or SECTIONS:

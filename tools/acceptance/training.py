@@ -27,13 +27,17 @@ def tool(*args) -> None:
 
 
 def make_dataset(root: Path) -> dict:
+    """Python's stdlib packages as a repository-context code dataset; made once per folder."""
+    data = {"prefix": root / "code_content_document", "tokenizer": root / "tokenizer", "cache": root / "cache"}
+    if (root / "code_content_document.idx").is_file():
+        return data
     root.mkdir(parents=True, exist_ok=True)
     corpus = root / "corpus.jsonl"
     tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email", "logging", "http")
     tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
     tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", root / "code", "--tokenizer-type",
          "HuggingFaceTokenizer", "--tokenizer-model", root / "tokenizer", "--repo-context", "--workers", "2")
-    return {"prefix": root / "code_content_document", "tokenizer": root / "tokenizer", "cache": root / "cache"}
+    return data
 
 
 def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
@@ -77,11 +81,11 @@ def hf_logits(folder: Path, tokens: torch.Tensor) -> torch.Tensor:
         return model(tokens).logits
 
 
-def run(section, workdir: Path) -> None:
+def run(section, workdir: Path, *, data: Path) -> None:
     from megatron_sc2.conversion import export_to_hf
 
     nproc = 1 if torch.cuda.is_available() else 2  # on CPU, DP 2 shards the distributed optimizer
-    data = make_dataset(workdir)
+    data = make_dataset(data)
     checkpoints = workdir / "ckpt"
     losses = pretrain(data, workdir / "run", nproc, "--save", checkpoints, "--save-interval", RESUME_AT)
     first, last = sum(losses[i] for i in (1, 2, 3)) / 3, sum(losses[i] for i in (28, 29, 30)) / 3
