@@ -17,6 +17,7 @@ from megatron_sc2.training.checkpointing import latest_iteration, write_marker
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS, RESUME_AT = 30, 15
+GPU_RESUME_TOLERANCE = 1e-2
 # Deterministic kernels where a GPU has a choice: cuBLAS workspaces, TransformerEngine's attention.
 DETERMINISTIC = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "NVTE_ALLOW_NONDETERMINISTIC_ALGO": "0"}
 
@@ -100,11 +101,18 @@ def run(section, workdir: Path, *, data: Path) -> None:
     resumed = pretrain(data, workdir / "resumed", nproc, "--load", checkpoints)
     write_marker(checkpoints, STEPS)
     expected = {i: losses[i] for i in range(RESUME_AT + 1, STEPS + 1)}
-    mismatched = [i for i in expected if resumed.get(i) != expected[i]]
-    section.figures["resume_max_loss_difference"] = max(abs(resumed.get(i, float("inf")) - expected[i])
-                                                        for i in expected)
-    section.check(f"resume at {RESUME_AT} repeats iterations {RESUME_AT + 1}-{STEPS} bitwise", not mismatched,
-                  f"differ at {mismatched}" if mismatched else "")
+    difference = max(abs(resumed.get(i, float("inf")) - expected[i]) for i in expected)
+    bitwise = all(resumed.get(i) == expected[i] for i in expected)
+    section.figures.update(resume_max_loss_difference=difference, resume_bitwise=bitwise)
+    if torch.cuda.is_available():
+        # Bitwise where every kernel is deterministic (the CPU); on a GPU, F.embedding's backward
+        # and other atomics may reduce in any order, so the bound is bf16 noise, and bitwise a figure.
+        section.check(f"resume at {RESUME_AT} repeats iterations {RESUME_AT + 1}-{STEPS}",
+                      difference <= GPU_RESUME_TOLERANCE,
+                      f"max loss difference {difference:.2e} <= {GPU_RESUME_TOLERANCE:g}; bitwise: {bitwise}")
+    else:
+        section.check(f"resume at {RESUME_AT} repeats iterations {RESUME_AT + 1}-{STEPS} bitwise", bitwise,
+                      f"max loss difference {difference:.2e}")
 
     hf = workdir / "hf"
     export_to_hf(checkpoints, hf, tokenizer_model=data["tokenizer"], progress=False)
