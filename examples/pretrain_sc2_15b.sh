@@ -19,7 +19,8 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 4, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 2 x nodes.
-# Estimated memory per GPU (GiB), 3.99B parameters per GPU (15.96B / TP 4):
+# Estimated memory per GPU (GiB), 3.99B parameters per GPU (15.96B / TP 4), from
+# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
 #   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
 #       23.7 at DP 32 (16 nodes), 27.9 at DP 8 (4 nodes)
 #   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute

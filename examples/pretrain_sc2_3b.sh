@@ -19,7 +19,8 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 2, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 4 x nodes.
-# Estimated memory per GPU (GiB), 1.52B parameters per GPU (3.03B / TP 2):
+# Estimated memory per GPU (GiB), 1.52B parameters per GPU (3.03B / TP 2), from
+# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
 #   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
 #       8.7 at DP 64 (16 nodes), 12.7 at DP 4 (1 node)
 #   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute

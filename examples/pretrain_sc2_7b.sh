@@ -19,9 +19,10 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 2, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 4 x nodes.
-# Estimated memory per GPU (GiB), 3.59B parameters per GPU (7.17B / TP 2):
+# Estimated memory per GPU (GiB), 3.59B parameters per GPU (7.17B / TP 2), from
+# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
 #   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
-#       20.7 at DP 64 (16 nodes), 22.6 at DP 16 (4 nodes)
+#       20.7 at DP 64 (16 nodes), 22.5 at DP 16 (4 nodes)
 #   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute
 #   (Korthikanti et al. 2022), x 32 layers:  4k 9.6,  16k 38.2
 #   logits and cross entropy in fp32, vocabulary split over TP, ~10 s V / TP bytes: 4k 0.9, 16k 3.8

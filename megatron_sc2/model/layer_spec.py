@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
+
+from megatron_sc2.model.fusions import importable
 
 
 def transformer_engine_available() -> bool:
-    return torch.cuda.is_available() and importlib.util.find_spec("transformer_engine") is not None
+    return torch.cuda.is_available() and importable("transformer_engine.pytorch")
 
 
 def layer_spec(use_transformer_engine: bool | None = None):

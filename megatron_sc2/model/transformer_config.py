@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.model.fusions import fusion_switches
 from megatron_sc2.model.layer_spec import transformer_engine_available
 
 
@@ -46,7 +47,8 @@ def to_transformer_config(
     on_gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if bf16 else torch.float32
     # On GPU the fused bias+GELU kernel (megatron-core's tanh approximation) runs; on CPU the
-    # same tanh formula runs unfused, since megatron-core compiles its fusions with torch.compile.
+    # same tanh formula runs unfused. Each fusion is on where its kernel exists (model/fusions.py).
+    fusions = fusion_switches(on_gpu=on_gpu, sliding_window=model.sliding_window is not None)
     return TransformerConfig(
         num_layers=model.num_layers,
         hidden_size=model.hidden_size,
@@ -59,8 +61,7 @@ def to_transformer_config(
         add_bias_linear=True,
         add_qkv_bias=True,
         gated_linear_unit=False,
-        activation_func=F.gelu if on_gpu else gelu_tanh,
-        bias_activation_fusion=on_gpu,
+        activation_func=F.gelu if fusions["bias_activation_fusion"] else gelu_tanh,
         hidden_dropout=model.hidden_dropout,
         attention_dropout=model.attention_dropout,
         init_method_std=model.init_method_std,
@@ -78,14 +79,10 @@ def to_transformer_config(
         pipeline_dtype=dtype,
         bf16=bf16,
         use_cpu_initialization=not on_gpu,
-        gradient_accumulation_fusion=False,
         # gloo pairs a peer's sends and receives in posting order: batched p2p with PP=2 and
         # interleaving (prev rank == next rank) would cross activations and gradients.
         batch_p2p_comm=on_gpu,
-        masked_softmax_fusion=on_gpu,
-        bias_dropout_fusion=on_gpu,
-        apply_rope_fusion=on_gpu,
-        persist_layer_norm=on_gpu,
+        **fusions,
         recompute_granularity=recompute.granularity,
         recompute_method=recompute.method if recompute.granularity == "full" else None,
         recompute_num_layers=recompute.num_layers if recompute.granularity == "full" else None,

@@ -26,7 +26,7 @@ class ExitSignals:
         """The reason to stop now, agreed by all ranks, or None."""
         local = torch.tensor(
             [self.received is not None, self.deadline is not None and time.monotonic() > self.deadline],
-            dtype=torch.int32,
+            dtype=torch.int32, device="cuda" if torch.cuda.is_available() else "cpu",  # NCCL: CUDA tensors only
         )
         torch.distributed.all_reduce(local, op=torch.distributed.ReduceOp.MAX)
         if local[0]:

@@ -63,9 +63,15 @@ def run_forward_backward(model: list, data_iterators: list, *, num_microbatches:
     return (totals[0] / totals[1]).item()
 
 
+def collective_device() -> str:
+    """Where a small tensor must live for the default process group: NCCL reduces CUDA tensors only."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def loss_is_finite_everywhere(loss: float | None) -> bool:
     """The loss lives on the last pipeline stage; every rank must agree before the update."""
-    finite = torch.tensor([1 if loss is None or math.isfinite(loss) else 0], dtype=torch.int32)
+    finite = torch.tensor([1 if loss is None or math.isfinite(loss) else 0], dtype=torch.int32,
+                          device=collective_device())
     torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
     return bool(finite.item())
 

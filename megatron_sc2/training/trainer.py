@@ -20,12 +20,19 @@ from megatron_sc2 import runtime
 from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
-from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config
+from megatron_sc2.model import (
+    RecomputeConfig,
+    build_model,
+    to_transformer_config,
+    transformer_engine_available,
+)
+from megatron_sc2.model.fusions import fusion_switches, report
 from megatron_sc2.training import checkpointing
 from megatron_sc2.training.arguments import RunConfig
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
+from megatron_sc2.training.memory import estimate_memory
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
 from megatron_sc2.training.stages import Stage, stage_dict, total_iters
@@ -98,6 +105,12 @@ def stage_model_config(run: RunConfig, stage: Stage):
     return run.model.replace(rotary_base=stage.rotary_base, sliding_window=stage.sliding_window)
 
 
+def kernel_report(stage: Stage) -> str:
+    windowed = stage.sliding_window is not None
+    return report(fusion_switches(on_gpu=torch.cuda.is_available(), sliding_window=windowed),
+                  sliding_window=windowed)
+
+
 def use_stage_learning_rates(parts: StageParts) -> None:
     """A loaded optimizer brings its param groups' max/min LR, which megatron-core's scheduler
     reads before its own: a new stage must put its own back."""
@@ -160,6 +173,12 @@ def pretrain(run: RunConfig) -> None:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
                          stage.name, stage.train_iters, stage.seq_length, stage.rotary_base,
                          stage.sliding_window, stage.global_batch_size)
+                log.info("layer spec: %s; %s", "TransformerEngine" if transformer_engine_available() else "local",
+                         kernel_report(stage))
+                log.info("estimated memory: %s", estimate_memory(
+                    run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
+                    pp=run.parallel.pipeline_model_parallel_size, dp=dp_size, micro_batch_size=run.micro_batch_size,
+                    distributed_optimizer=run.parallel.use_distributed_optimizer).line())
             stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, launch.world_size)
             saved = saver.save(parts, state, wait=True) if run.save else None
             if stop_reason:

@@ -1,0 +1,64 @@
+"""tools/gpu_acceptance.py stays runnable without a GPU: --cpu runs every section that needs none."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "tools" / "gpu_acceptance.py"
+sys.path.insert(0, str(REPO / "tools"))
+
+from acceptance.report import Section, failed, table
+
+
+def run_script(*args, timeout=1500) -> subprocess.CompletedProcess:
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "HOME": str(Path.home())}
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=env, check=False)
+
+
+def test_without_a_gpu_it_says_to_pass_cpu():
+    result = run_script()
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "no CUDA device visible: run on a GPU machine, or pass --cpu for the CPU-only steps")
+
+
+def test_a_failed_check_is_listed_and_shown():
+    good, bad = Section("numerics"), Section("training")
+    good.check("fp32 = CPU", True, "0")
+    bad.check("loss falls", False, "7.0 -> 7.1")
+    bad.skip("TE", "not installed")
+    assert failed([good, bad]) == ["training: loss falls"]
+    assert "FAIL  loss falls: 7.0 -> 7.1" in table([good, bad]) and "skip  TE: not installed" in table([good, bad])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_cpu_mode_runs_every_section_and_passes(tmp_path):
+    result = run_script("--cpu", "--out", tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    report = json.loads((tmp_path / "acceptance.json").read_text())
+    assert report["mode"] == "cpu" and report["failed"] == []
+    sections = report["sections"]
+    assert list(sections) == ["environment", "numerics", "training", "throughput", "benchmark"]
+    assert all(c["ok"] is not False for s in sections.values() for c in s["checks"])
+    assert sections["numerics"]["figures"]["fp32_local_vs_cpu"] == 0.0  # the same CPU path, bitwise
+    assert sections["numerics"]["figures"]["bf16_local_vs_cpu_fp32"] > 0  # bf16 really ran
+    training = sections["training"]["figures"]
+    assert training["resume_max_loss_difference"] == 0 and training["loss_last3"] < training["loss_first3"]
+    assert sections["benchmark"]["figures"]["train_loop"]["ours_s_per_iter"] > 0
+    assert "all checks passed" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["gpu_acceptance.sh", "gpu_wheels.sh"])
+def test_the_carry_scripts_are_valid_shell(script):
+    import shutil
+
+    subprocess.run(["bash", "-n", str(REPO / "tools" / script)], check=True)
+    if shutil.which("shellcheck"):
+        subprocess.run(["shellcheck", str(REPO / "tools" / script)], check=True)

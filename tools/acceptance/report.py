@@ -1,0 +1,48 @@
+"""What a section hands back: named figures and pass/fail/skip checks, printed as one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool | None  # None: skipped, with the reason in detail
+    detail: str = ""
+
+
+@dataclass
+class Section:
+    name: str
+    figures: dict = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def check(self, name: str, ok: bool | None, detail: str = "") -> bool | None:
+        self.checks.append(Check(name, None if ok is None else bool(ok), detail))
+        return ok
+
+    def skip(self, name: str, reason: str) -> None:
+        self.check(name, None, reason)
+
+
+def failed(sections: list[Section]) -> list[str]:
+    return [f"{s.name}: {c.name}" for s in sections for c in s.checks if c.ok is False]
+
+
+def table(sections: list[Section]) -> str:
+    """The checks and the scalar figures, one row each."""
+    status = {True: "PASS", False: "FAIL", None: "skip"}
+    rows = []
+    for s in sections:
+        rows.append(f"== {s.name} ({s.seconds:.0f} s)")
+        rows += [f"  {status[c.ok]:4}  {c.name}" + (f": {c.detail}" if c.detail else "") for c in s.checks]
+        rows += [f"        {key} = {_fmt(value)}" for key, value in s.figures.items() if not isinstance(value, (dict, list))]
+    return "\n".join(rows)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
