@@ -55,7 +55,8 @@ def numbered_lines(lines: int, salt: bool = False) -> bytes:
     """Records `n = i`; with `salt`, a random hex string each, so that they compress to many blocks."""
     rng = random.Random(0)
     return b"".join(
-        json.dumps({"content": f"n = {i}{f'  # {rng.getrandbits(128):x}' if salt else ''}\n"}).encode() + b"\n"
+        json.dumps({"content": f"n = {i}{f'  # {rng.getrandbits(128):x}' if salt else ''}\n"}).encode()
+        + b"\n"
         for i in range(lines)
     )
 
@@ -72,7 +73,9 @@ def test_every_bad_input_is_counted_and_skipped(tmp_path, sc2_tokenizer_dir, sc2
     (tmp_path / "in").mkdir()
     corpus(tmp_path / "in" / "a.jsonl")
     truncated_gzip(tmp_path / "in" / "b.jsonl.gz", lines=2000)
-    config = config_for(tmp_path, tmp_path / "in", tokenizer_model=str(sc2_tokenizer_dir), max_bad_fraction=1.0)
+    config = config_for(
+        tmp_path, tmp_path / "in", tokenizer_model=str(sc2_tokenizer_dir), max_bad_fraction=1.0
+    )
     stats = preprocess(config, log=lambda line: None)
 
     assert set(SKIP_REASONS) == {*BAD_LINES, "corrupt_file"}
@@ -208,7 +211,9 @@ def test_a_byte_order_mark_keeps_the_first_record(tmp_path, sc2_tokenizer_dir, s
     compress = {".jsonl": bytes, ".jsonl.gz": gzip.compress, ".jsonl.zst": zstandard.compress}[suffix]
     source = tmp_path / f"bom{suffix}"
     source.write_bytes(compress(data))
-    stats = preprocess(config_for(tmp_path, source, tokenizer_model=str(sc2_tokenizer_dir)), log=lambda line: None)
+    stats = preprocess(
+        config_for(tmp_path, source, tokenizer_model=str(sc2_tokenizer_dir)), log=lambda line: None
+    )
     assert stats.documents["content"] == 3 and not stats.skipped
 
 
@@ -229,14 +234,17 @@ def test_input_without_documents_is_refused(tmp_path, sc2_tokenizer_dir, caplog)
     (tmp_path / "in" / "empty.jsonl").write_bytes(b"")
     (tmp_path / "in" / "blank.jsonl").write_bytes(b'{"content": ""}\n\n')
     for name in ("empty.jsonl", "blank.jsonl"):
-        code, errors = run_tool(tool_argv([tmp_path / "in" / name], tmp_path / "out" / "c", sc2_tokenizer_dir), caplog)
+        code, errors = run_tool(
+            tool_argv([tmp_path / "in" / name], tmp_path / "out" / "c", sc2_tokenizer_dir), caplog
+        )
         assert code == 1 and len(errors) == 1 and "no document for --json-keys content" in errors[0], errors
         assert dataset_files(tmp_path) == []
 
 
 def test_outputs_that_would_clobber_or_feed_inputs_are_refused(tmp_path, sc2_tokenizer_dir, caplog):
     folder = tmp_path / "in"
-    corpus(folder.mkdir() or folder / "a.jsonl")
+    folder.mkdir()
+    corpus(folder / "a.jsonl")
     (folder / "old_stats.json").write_text('{"content": "x = 1"}\n')
     cases = {
         "names a folder": ([folder / "a.jsonl"], f"{tmp_path / 'out'}/"),
