@@ -1,12 +1,17 @@
 """One writer per output prefix: a second run is refused, a killed run's leftovers are removed by the
-next run, and a run that lost its lock publishes nothing. Real processes of tools/preprocess_data.py."""
+next run, and a run that lost its lock publishes nothing. Real processes of tools/preprocess_data.py.
+
+A run logs a progress line per document into a pipe the test does not read until it wants the run
+to go on: it blocks, mid-run and holding its prefix, once the pipe is full (the stdlib corpus logs
+several times a pipe's 64 KiB), so no test depends on timing.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +27,7 @@ def start_tool(inputs, prefix, tokenizer_dir, *extra) -> subprocess.Popen:
     command = [
         sys.executable, str(REPO_ROOT / "tools" / "preprocess_data.py"), "--input", *map(str, inputs),
         "--output-prefix", str(prefix), "--tokenizer-type", "HuggingFaceTokenizer",
-        "--tokenizer-model", str(tokenizer_dir), "--append-eod", "--workers", "1", "--log-interval", "10", *extra,
+        "--tokenizer-model", str(tokenizer_dir), "--append-eod", "--workers", "1", "--log-interval", "1", *extra,
     ]  # fmt: skip
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
@@ -34,6 +39,12 @@ def wait_for_line(process: subprocess.Popen, text: str) -> list[str]:
         if text in line:
             return lines
     raise AssertionError(f"the run ended before printing {text!r}:\n{''.join(lines)}")
+
+
+def wait_for_owner(lock: Path, process: subprocess.Popen) -> None:
+    while not (lock.exists() and f"pid {process.pid}," in lock.read_text()):
+        assert process.poll() is None, "the run ended without taking the lock"
+        time.sleep(0.1)
 
 
 def read_dataset(prefix) -> list[list[int]]:
@@ -48,12 +59,10 @@ def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdl
     prefix = tmp_path / "out" / "c"
     first = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
     try:
-        wait_for_line(first, "documents written")
-        first.send_signal(signal.SIGSTOP)  # the first run holds the prefix, halfway through its output
+        wait_for_owner(Path(f"{prefix}.lock"), first)  # and it cannot end while its log is not read
         second = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
-        _, second_err = second.communicate(timeout=300)
-        first.send_signal(signal.SIGCONT)
-        _, first_err = first.communicate(timeout=300)
+        _, second_err = second.communicate(timeout=600)
+        _, first_err = first.communicate(timeout=600)
     finally:
         first.kill()
     errors = [line for line in second_err.splitlines() if "error" in line.lower()]
