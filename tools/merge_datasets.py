@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
+from megatron_sc2.data.output_lock import OutputBusy
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,8 +45,8 @@ def main(argv=None) -> int:
     try:
         prefixes = dataset_prefixes(args.input)
         log.info("merging %d dataset(s) into %s", len(prefixes), args.output_prefix)
-        merge_datasets(prefixes, args.output_prefix)
-    except (FileNotFoundError, ValueError) as error:
+        merge_datasets(prefixes, args.output_prefix, log.info)
+    except (FileNotFoundError, ValueError, OutputBusy) as error:
         log.error("error: %s", error)
         return 1
     log.info("wrote %s.bin and %s.idx", args.output_prefix, args.output_prefix)

@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from megatron_sc2.data.output_lock import OutputBusy
 from megatron_sc2.data.preprocess import BadInputError, PreprocessConfig, preprocess
 from megatron_sc2.data.records import SKIP_REASONS
 
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
     )  # fmt: skip
     try:
         preprocess(config)
-    except (BadInputError, FileNotFoundError, ValueError, KeyError) as error:
+    except (BadInputError, OutputBusy, FileNotFoundError, ValueError, KeyError) as error:
         logging.getLogger("megatron_sc2").error("error: %s", error)
         return 1
     return 0

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="PP size training will use, validated against the layer count (default: 1)")
     for sub in (export, imp):
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+        sub.add_argument("--allow-nonfinite", action="store_true",
+                         help="convert weights holding NaN/Inf (named in a warning) instead of refusing them")
     return parser
 
 
@@ -67,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
             summary = export_to_hf(
                 args.load, args.output, iteration=args.iteration, tokenizer_model=args.tokenizer_model,
                 dtype=DTYPES[args.dtype] if args.dtype else None, max_shard_bytes=parse_size(args.max_shard_size),
-                progress=not args.no_progress,
+                progress=not args.no_progress, allow_nonfinite=args.allow_nonfinite,
             )
         else:
             summary = import_from_hf(
                 args.hf, args.save, tensor_parallel=args.tensor_model_parallel_size,
                 pipeline_parallel=args.pipeline_model_parallel_size, progress=not args.no_progress,
+                allow_nonfinite=args.allow_nonfinite,
             )
     except (ConversionError, ValueError) as e:
         print(f"convert_checkpoint {args.command}: error: {e}", file=sys.stderr)

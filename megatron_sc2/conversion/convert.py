@@ -18,7 +18,7 @@ import torch
 
 from megatron_sc2.config import PRESETS, ModelConfig, ParallelConfig
 from megatron_sc2.conversion import hf_io, megatron_io
-from megatron_sc2.conversion.hf_io import ConversionError, HFReader, TensorSpec
+from megatron_sc2.conversion.hf_io import ConversionError, HFReader, NonFiniteCheck, TensorSpec
 from megatron_sc2.conversion.mapping import (
     EXTRA_STATE_MODULES,
     Param,
@@ -106,7 +106,7 @@ def staged(destination: Path) -> Iterator[Path]:
 
 def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, tokenizer_model: Path | None = None,
                  dtype: torch.dtype | None = None, max_shard_bytes: int = 5 * 10**9,
-                 progress: bool = True) -> Summary:
+                 progress: bool = True, allow_nonfinite: bool = False) -> Summary:
     start = time.perf_counter()
     reader = CheckpointReader(load, iteration)
     model = reader.model
@@ -118,9 +118,11 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
     names = hf_io.shard_file_names(len(shards))
     summary = Summary(output, model, num_tensors=len(specs), num_bytes=sum(s.nbytes for s in specs))
     bar = Progress(summary.num_bytes, "export", progress)
+    nonfinite = NonFiniteCheck(reader.folder, allow_nonfinite)
 
     def produce(spec: TensorSpec) -> torch.Tensor:
         tensor = source.get(spec.name)
+        nonfinite(spec.name, tensor)
         bar.advance(spec.name, spec.nbytes)
         return tensor
 
@@ -137,8 +139,10 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
             hf_io.write_json(staging / "config.json", hf_io.hf_config(model, dtype, eod_id))
             hf_io.write_generation_config(staging, eod_id)
             summary.files = sorted(p.name for p in staging.iterdir())
+            warning = nonfinite.finish()
     finally:
         bar.close()
+    summary.notes += [warning] if warning else []
     summary.seconds = time.perf_counter() - start
     summary.notes.insert(0, f"from {reader.folder} (iteration {reader.iteration}), dtype {dtype}, "
                          f"vocab padding {padded_vocab} -> {model.vocab_size} rows removed")
@@ -190,7 +194,7 @@ class _HFTensors:
 # ---- import -----------------------------------------------------------------------------------
 
 def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_parallel: int = 1,
-                   progress: bool = True) -> Summary:
+                   progress: bool = True, allow_nonfinite: bool = False) -> Summary:
     start = time.perf_counter()
     model = hf_io.model_config_from_hf(hf)
     parallel = ParallelConfig(tensor_model_parallel_size=tensor_parallel, pipeline_model_parallel_size=pipeline_parallel)
@@ -203,10 +207,11 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
     reader = HFReader(hf)
     _check_hf_shapes(reader, model)
     padded_vocab = model.padded_vocab_size(tensor_parallel)
+    nonfinite = NonFiniteCheck(hf, allow_nonfinite)
 
     tensors = [
         TensorToWrite(param.megatron, megatron_shape(param, model, padded_vocab), reader.dtype(param.hf[0]),
-                      _megatron_producer(reader, model, param, padded_vocab))
+                      _megatron_producer(reader, model, param, padded_vocab, nonfinite))
         for param in params(model)
     ]
     sizes = {t.key: torch.Size(t.shape).numel() * t.dtype.itemsize for t in tensors}
@@ -223,6 +228,7 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
                 staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
             )
             checkpointing.write_metadata(staging, IMPORTED_ITERATION, model, parallel, common={}, model_only=True)
+            warning = nonfinite.finish()
     finally:
         bar.close()
     checkpointing.write_marker(save, IMPORTED_ITERATION)
@@ -235,7 +241,7 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
             f"continue with: pretrain --load {save} --model {_preset_of(model) or '<model YAML>'} "
             f"--tensor-model-parallel-size {tensor_parallel} --pipeline-model-parallel-size {pipeline_parallel}"
         ),
-    ]
+    ] + ([warning] if warning else [])
     return summary
 
 
@@ -260,9 +266,12 @@ def _check_hf_shapes(reader: HFReader, model: ModelConfig) -> None:
         )
 
 
-def _megatron_producer(reader: HFReader, model: ModelConfig, param: Param, padded_vocab: int):
+def _megatron_producer(reader: HFReader, model: ModelConfig, param: Param, padded_vocab: int,
+                       nonfinite: NonFiniteCheck):
     def produce() -> torch.Tensor:
         tensors = [reader.get(name) for name in param.hf]
+        for name, tensor in zip(param.hf, tensors):
+            nonfinite(name, tensor)
         if param.transform is Transform.QKV:
             return merge_qkv(*tensors, model)
         if param.transform is Transform.VOCAB:

@@ -7,8 +7,10 @@ no code from it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import struct
+import typing
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +48,9 @@ INDEX_FILE = "model.safetensors.index.json"
 TOKENIZER_FILE = "tokenizer.json"
 
 
+logger = logging.getLogger(__name__)
+
+
 class ConversionError(Exception):
     """Bad input: the message names the file, key or tensor at fault."""
 
@@ -81,9 +86,13 @@ def model_config_from_hf(folder: Path) -> ModelConfig:
             f"{path}: model_type is {raw.get('model_type')!r}, expected 'starcoder2' "
             f"(architectures: {raw.get('architectures')})"
         )
+    _check_value_types(raw, path)
     from transformers import Starcoder2Config
 
-    config = Starcoder2Config.from_dict(raw)
+    try:
+        config = Starcoder2Config.from_dict(raw)
+    except Exception as e:  # noqa: BLE001 (transformers raises by version: TypeError, ValueError, hub errors)
+        raise ConversionError(f"{path}: {' '.join(str(e).split())}") from None
     for key, expected in FIXED_HF_VALUES.items():
         if getattr(config, key) != expected:
             raise ConversionError(f"{path}: {key} is {getattr(config, key)!r}; StarCoder2 models use {expected!r}")
@@ -95,6 +104,21 @@ def model_config_from_hf(folder: Path) -> ModelConfig:
         return ModelConfig(rotary_base=float(rope["rope_theta"]), **values)
     except (KeyError, ValueError) as e:
         raise ConversionError(f"{path}: {e}") from None
+
+
+def _check_value_types(raw: dict, path: Path) -> None:
+    """Wrong-typed values of the fields we read, named in one line whatever the transformers version
+    (older ones pass any type through)."""
+    hints = typing.get_type_hints(ModelConfig)
+    for field, hf in CONFIG_FIELDS:
+        if hf not in raw:
+            continue
+        expected = [type(None) if t is None else t for t in (typing.get_args(hints[field]) or (hints[field],))]
+        value = raw[hf]
+        accepted = tuple(expected) + ((int,) if float in expected else ())
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in expected):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+            raise ConversionError(f"{path}: {hf} is {value!r}, expected {names}")
 
 
 def write_json(path: Path, values: dict) -> None:
@@ -209,9 +233,7 @@ class HFReader:
             except (json.JSONDecodeError, KeyError) as e:
                 raise ConversionError(f"{index}: not a safetensors index ({e})") from None
         elif (folder / SINGLE_FILE).is_file():
-            from safetensors import safe_open
-
-            with safe_open(folder / SINGLE_FILE, framework="pt") as f:
+            with _safe_open(folder / SINGLE_FILE) as f:
                 self.weight_map = dict.fromkeys(f.keys(), SINGLE_FILE)
         else:
             others = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
@@ -240,14 +262,56 @@ class HFReader:
     def _open(self, name: str):
         """The file holding `name`, mapped only while it is read: a mapping kept open would keep
         every page read so far resident, the whole model by the end."""
-        from safetensors import safe_open
-
         if name not in self.weight_map:
             raise ConversionError(f"{self.folder}: tensor {name} is missing")
         path = self.folder / self.weight_map[name]
         if not path.is_file():
             raise ConversionError(f"{path} (holding {name}) is missing")
-        with safe_open(path, framework="pt") as f:
+        with _safe_open(path) as f:
             if name not in f.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                 raise ConversionError(f"{path}: tensor {name} is missing")
             yield f
+
+
+@contextmanager
+def _safe_open(path: Path):
+    """A safetensors file; one that is truncated or not safetensors is named (the library's error does not)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        handle = safe_open(path, framework="pt")
+    except SafetensorError as e:
+        raise ConversionError(f"{path}: not a readable safetensors file ({e}); copy or export it again") from None
+    with handle as f:
+        yield f
+
+
+# ---- non-finite weights --------------------------------------------------------------------------
+
+class NonFiniteCheck:
+    """Tensors holding NaN or Inf, noted as they stream by: a diverged or corrupt model is refused,
+    after all of them are named, unless allowed."""
+
+    CHUNK = 1 << 24  # elements per count: keeps the temporary mask small
+
+    def __init__(self, source: Path, allow: bool):
+        self.source, self.allow = source, allow
+        self.found: dict[str, int] = {}
+
+    def __call__(self, name: str, tensor: torch.Tensor) -> None:
+        low, high = torch.aminmax(tensor)  # NaN propagates, Inf shows: one pass, no temporary tensor
+        if not bool(torch.isfinite(low) & torch.isfinite(high)):
+            chunks = tensor.reshape(-1).split(self.CHUNK)
+            self.found[name] = sum(int((~torch.isfinite(chunk)).sum()) for chunk in chunks)
+
+    def finish(self) -> str | None:
+        """Raise if non-finite tensors were found and not allowed; else the warning to report, if any."""
+        if not self.found:
+            return None
+        listed = ", ".join(f"{name} ({count:,})" for name, count in list(self.found.items())[:5])
+        more = f" and {len(self.found) - 5} more" if len(self.found) > 5 else ""
+        text = f"{self.source}: {len(self.found)} tensor(s) hold NaN/Inf values: {listed}{more}"
+        if not self.allow:
+            raise ConversionError(f"{text}; nothing was written (pass --allow-nonfinite to convert anyway)")
+        logger.warning("warning: %s (converted anyway: --allow-nonfinite)", text)
+        return f"warning: {text}"

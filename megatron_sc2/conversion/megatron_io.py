@@ -158,6 +158,13 @@ class CheckpointReader:
             self._reader.read_data(LoadPlan(items), _CopyInto(out)).wait()
         except FileNotFoundError as e:
             raise ConversionError(f"{self.folder}: file {Path(e.filename).name} holding {stored} is missing") from None
+        except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:  # truncated or not torch.save
+            files = sorted({self.metadata.storage_data[item.storage_index].relative_path for item in items})
+            reason = str(e).split(". ")[0].splitlines()[0]
+            raise ConversionError(
+                f"{self.folder}: {', '.join(files)} holding {stored} cannot be read ({reason}); "
+                "the checkpoint is damaged: export another iteration or copy it again"
+            ) from None
         return out if layer is None else out[0]
 
 

@@ -1,7 +1,7 @@
 """Writing a Megatron indexed dataset so that no failure leaves a pair that looks complete.
 
 megatron-core's `IndexedDatasetBuilder` writes the files; this only chooses their names: the `.bin`
-and `.idx` are built as `.bin.partial` / `.idx.partial` and renamed into place once finished.
+and `.idx` are built in the run's staging folder (see output_lock) and renamed into place once finished.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ def dataset_prefix(output_prefix: str, key: str) -> str:
 
 
 class DatasetWriter:
-    """One `.bin/.idx` pair, built under `.partial` names and renamed into place by `publish`."""
+    """One `.bin/.idx` pair, built in `staging` and renamed into place by `publish`."""
 
-    def __init__(self, prefix: str, dtype: type):
+    def __init__(self, prefix: str, dtype: type, staging: Path):
         from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
         self.bin, self.idx = Path(prefix + ".bin"), Path(prefix + ".idx")
-        self.partial_bin, self.partial_idx = Path(prefix + ".bin.partial"), Path(prefix + ".idx.partial")
+        self.partial_bin, self.partial_idx = staging / self.bin.name, staging / self.idx.name
         self.builder = IndexedDatasetBuilder(str(self.partial_bin), dtype=dtype)
 
     def add(self, tokens: np.ndarray) -> None:
@@ -37,9 +37,8 @@ class DatasetWriter:
         os.replace(self.partial_idx, self.idx)
 
     def discard(self) -> None:
+        """Close the files; the staging folder goes with the lock."""
         self.builder.data_file.close()
-        self.partial_bin.unlink(missing_ok=True)
-        self.partial_idx.unlink(missing_ok=True)
 
     def add_dataset(self, prefix: str) -> None:
         """Append a whole finished dataset (megatron-core concatenates index and data)."""

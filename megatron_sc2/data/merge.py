@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import glob
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from megatron_sc2.data.dataset_writer import DatasetWriter
+from megatron_sc2.data.output_lock import OutputLock
+
+logger = logging.getLogger(__name__)
 
 
 def dataset_prefixes(inputs: list[str]) -> list[str]:
@@ -28,7 +33,7 @@ def dataset_prefixes(inputs: list[str]) -> list[str]:
     return prefixes
 
 
-def merge_datasets(prefixes: list[str], output_prefix: str) -> None:
+def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info) -> None:
     """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order."""
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
@@ -38,11 +43,13 @@ def merge_datasets(prefixes: list[str], output_prefix: str) -> None:
         raise ValueError(f"datasets have different token dtypes (different tokenizers?): {listing}")
     if output_prefix in dtypes:
         raise ValueError(f"output {output_prefix} is also an input")
-    writer = DatasetWriter(output_prefix, dtypes[prefixes[0]])
-    try:
-        for prefix in prefixes:
-            writer.add_dataset(prefix)
-        writer.publish()
-    except BaseException:
-        writer.discard()
-        raise
+    with OutputLock(output_prefix, log) as lock:
+        writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging)
+        try:
+            for prefix in prefixes:
+                writer.add_dataset(prefix)
+            lock.check_owner()
+            writer.publish()
+        except BaseException:
+            writer.discard()
+            raise

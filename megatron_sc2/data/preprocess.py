@@ -4,14 +4,14 @@ The pipeline is one reading thread and `workers` encoding threads: the main thre
 validates records and writes finished documents through megatron-core's `IndexedDatasetBuilder`;
 the encoders (tiktoken or Hugging Face, both release the GIL) run in a thread pool on batches of
 about a megabyte, at most two per thread in flight, so memory stays bounded and output order is
-input order. Outputs are written under `.partial` names and only renamed when the run succeeds.
+input order. The run holds the output prefix's lock (see output_lock); outputs are written in its
+staging folder and only renamed into place when the run succeeds.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +22,8 @@ import numpy as np
 
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
-from megatron_sc2.data.inputs import CorruptInput, expand_inputs, read_records
+from megatron_sc2.data.inputs import CorruptInput, expand_inputs, input_folders, read_records
+from megatron_sc2.data.output_lock import OutputLock
 from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
 from megatron_sc2.data.records import Skip, parse, text_field
@@ -57,7 +58,7 @@ class PreprocessConfig:
 
 
 class BadInputError(RuntimeError):
-    """Too large a fraction of the input was bad; nothing was published."""
+    """Too large a fraction of the input was bad, or none of it makes a document; nothing was published."""
 
 
 @dataclass
@@ -187,29 +188,80 @@ def repo_documents(
         meter.advance(done)
 
 
-def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.info) -> RunStats:
-    """Run the whole job; on any failure nothing that looks like a finished dataset is left behind."""
+def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], stats: RunStats) -> str:
+    """An empty dataset is published by no run: training on it fails far from its cause."""
+    where = f"{len(files)} input file(s)"
+    if config.num_partitions > 1:
+        where += f", partition {config.partition_index} of {config.num_partitions} (use fewer partitions)"
+    return f"no document for --json-keys {key} in {where}, {stats.records:,} records; nothing was written"
+
+
+def output_paths(config: PreprocessConfig) -> list[Path]:
+    datasets = [
+        Path(dataset_prefix(config.output_prefix, key) + ext)
+        for key in config.json_keys
+        for ext in (".bin", ".idx")
+    ]
+    return [*datasets, stats_path(config.output_prefix)]
+
+
+def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
+    """Refuse outputs that would overwrite an input or that a later run would read as input."""
+    if os.path.basename(config.output_prefix) in ("", ".", ".."):
+        raise ValueError(
+            f"--output-prefix {config.output_prefix} names a folder; give a file name prefix in it, "
+            f"e.g. {Path(config.output_prefix) / 'corpus'}"
+        )
+    inputs = set(files)
+    for path in output_paths(config):
+        if path.resolve() in inputs:
+            raise ValueError(f"--output-prefix {config.output_prefix} would overwrite the input {path}")
+    out_folder = Path(config.output_prefix).resolve().parent
+    for folder in input_folders(config.inputs):
+        if out_folder.is_relative_to(folder):
+            raise ValueError(
+                f"--output-prefix {config.output_prefix} is inside the input folder {folder}: a later run "
+                "would read its outputs as input; write them elsewhere"
+            )
+
+
+def check_keys(config: PreprocessConfig) -> None:
+    """Each key is one dataset: a key named twice is a typo that would write every document twice."""
     if config.repo_context and len(config.json_keys) != 1:
         raise ValueError(
             f"--repo-context takes one --json-keys entry (the file content), got {config.json_keys}"
         )
+    repeated = sorted({key for key in config.json_keys if config.json_keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"--json-keys names {', '.join(repeated)} more than once; name each key once")
+
+
+def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.info) -> RunStats:
+    """Run the whole job; on any failure nothing that looks like a finished dataset is left behind."""
+    check_keys(config)
     files = expand_inputs(config.inputs)
+    check_outputs(config, files)
+    with OutputLock(config.output_prefix, log) as lock:
+        return _preprocess(config, files, lock, log)
+
+
+def _preprocess(
+    config: PreprocessConfig, files: list[Path], lock: OutputLock, log: Callable[[str], None]
+) -> RunStats:
     tokenizer = load_tokenizer(config.tokenizer_type, config.tokenizer_model)
     encoder = build_encoder(config.tokenizer_type, config.tokenizer_model, tokenizer, log)
     from megatron.core.datasets.indexed_dataset import DType  # slow to import: after the checks
 
     log(f"{len(files)} input file(s); encoder: {encoder.name}, {config.workers} worker thread(s)")
-    Path(config.output_prefix).parent.mkdir(parents=True, exist_ok=True)
     dtype = DType.optimal_dtype(tokenizer.vocab_size)
     stats = RunStats()
-    spill_dir = Path(f"{config.output_prefix}.repo-spill.{os.getpid()}")
     writers: dict[str, DatasetWriter] = {}
     try:
         for key in config.json_keys:
-            writers[key] = DatasetWriter(dataset_prefix(config.output_prefix, key), dtype)
+            writers[key] = DatasetWriter(dataset_prefix(config.output_prefix, key), dtype, lock.staging)
         meter = ProgressMeter(stats, "documents written", config.log_interval, log)
         if config.repo_context:
-            documents = repo_documents(config, files, tokenizer, spill_dir, meter)
+            documents = repo_documents(config, files, tokenizer, lock.staging / "repo-spill", meter)
         else:
             documents = plain_documents(config, files, tokenizer.eod, meter)
         for written, (document, tokens) in enumerate(
@@ -224,18 +276,21 @@ def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.inf
                 f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
                 f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
             )
+        for key in config.json_keys:
+            if not stats.documents[key]:
+                raise BadInputError(_nothing_to_write(config, key, files, stats))
+        lock.check_owner()
         for writer in writers.values():
             writer.publish()
     except BaseException:
         for writer in writers.values():
             writer.discard()
-        stats.write_json(stats_path(config.output_prefix), complete=False, extra={"encoder": encoder.name})
+        if lock.owns():
+            stats.write_json(stats_path(config.output_prefix), False, {"encoder": encoder.name}, lock.staging)
         for line in stats.summary():
             log(line)
         raise
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
-    stats.write_json(stats_path(config.output_prefix), complete=True, extra={"encoder": encoder.name})
+    stats.write_json(stats_path(config.output_prefix), True, {"encoder": encoder.name}, lock.staging)
     for line in stats.summary():
         log(line)
     return stats

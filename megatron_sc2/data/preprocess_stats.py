@@ -54,9 +54,9 @@ class RunStats:
             "tokens_per_second": round(sum(self.tokens.values()) / elapsed, 1) if elapsed else 0.0,
         }
 
-    def write_json(self, path: Path, complete: bool, extra: dict) -> None:
-        """Written under a temporary name and renamed, like the dataset itself."""
-        partial = path.with_name(path.name + ".partial")
+    def write_json(self, path: Path, complete: bool, extra: dict, staging: Path) -> None:
+        """Written in the run's staging folder and renamed, like the dataset itself."""
+        partial = staging / path.name
         partial.write_text(json.dumps({**self.to_dict(complete), **extra}, indent=2) + "\n")
         os.replace(partial, path)
 

@@ -15,6 +15,7 @@ from megatron_sc2.data.inputs import Record
 SKIP_REASONS = {
     "not_utf8": ("line is not valid UTF-8", True),
     "malformed_json": ("line is not valid JSON", True),
+    "unparsable_json": ("JSON nested too deeply or with an integer over 4,300 digits", True),
     "not_an_object": ("JSON value is not an object", True),
     "missing_key": ("a required key is absent", True),
     "wrong_type": ("a value is not a string", True),
@@ -47,6 +48,8 @@ def parse(record: Record) -> dict:
         raise Skip("not_utf8") from None
     except json.JSONDecodeError:
         raise Skip("malformed_json") from None
+    except (ValueError, RecursionError):  # Python's integer-digit and nesting limits
+        raise Skip("unparsable_json") from None
     if not isinstance(value, dict):
         raise Skip("not_an_object")
     return value

@@ -142,3 +142,83 @@ def test_cli_reports_errors_on_stderr_with_exit_code_2(tmp_path, capsys):
     code = main(["export", "--load", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert f"checkpoint folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_unreadable_safetensors_is_named(tmp_path, hf_folder, damage):
+    folder = copy(hf_folder, tmp_path)
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x00not safetensors" * 64)
+    with pytest.raises(ConversionError, match=rf"{weights}: not a readable safetensors file \(.*\); copy or"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_shard_of_an_index_is_named(tmp_path, checkpoint):
+    export_to_hf(checkpoint, tmp_path / "sharded", max_shard_bytes=100_000, progress=False)
+    second = sorted((tmp_path / "sharded").glob("model-*.safetensors"))[1]
+    second.write_bytes(second.read_bytes()[:1000])
+    with pytest.raises(ConversionError, match=rf"{second}: not a readable safetensors file"):
+        import_from_hf(tmp_path / "sharded", tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_unreadable_checkpoint_file_is_named(tmp_path, checkpoint, damage):
+    root = copy(checkpoint, tmp_path)
+    biggest = max((root / "iter_0000000").glob("*.distcp"), key=lambda p: p.stat().st_size)
+    data = biggest.read_bytes()
+    biggest.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"garbage" * 64)
+    with pytest.raises(ConversionError, match=rf"{biggest.name} holding \S+ cannot be read \(.*\); the checkpoint"):
+        export_to_hf(root, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def nonfinite_hf(tmp_path, hf_folder):
+    from safetensors.torch import load_file, save_file
+
+    folder = copy(hf_folder, tmp_path)
+    weights = load_file(folder / "model.safetensors")
+    weights["model.layers.1.mlp.c_fc.weight"][3, :2] = float("nan")
+    weights["model.norm.bias"][0] = float("-inf")
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def test_nonfinite_weights_are_refused_unless_allowed(tmp_path, hf_folder, capsys):
+    folder = nonfinite_hf(tmp_path, hf_folder)
+    with pytest.raises(ConversionError, match=r"2 tensor\(s\) hold NaN/Inf values: .*c_fc.weight \(2\), "
+                                              r"model.norm.bias \(1\); nothing was written \(pass --allow-nonfinite"):
+        import_from_hf(folder, tmp_path / "out", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []  # the staged iteration is gone, no marker written
+
+    argv = ["import", "--hf", str(folder), "--save", str(tmp_path / "out"), "--no-progress", "--allow-nonfinite"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "hold NaN/Inf values: model.layers.1.mlp.c_fc.weight (2), model.norm.bias (1)" in out + err
+    exported = export_to_hf(tmp_path / "out", tmp_path / "back", progress=False, allow_nonfinite=True)
+    assert any("model.norm.bias (1)" in note for note in exported.notes)
+    with pytest.raises(ConversionError, match="2 tensor\\(s\\) hold NaN/Inf"):
+        export_to_hf(tmp_path / "out", tmp_path / "back2", progress=False)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("hidden_size", "64", "int"), ("num_hidden_layers", 4.5, "int"), ("tie_word_embeddings", "no", "bool"),
+    ("sliding_window", "x", "int or null"), ("norm_epsilon", True, "float"),
+])  # fmt: skip
+def test_wrong_typed_config_field_is_named(tmp_path, hf_folder, capsys, key, value, expected):
+    folder = copy(hf_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    assert main(["import", "--hf", str(folder), "--save", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"convert_checkpoint import: error: {folder / 'config.json'}: {key} is {value!r}, expected {expected}\n"
+
+
+def test_wrong_typed_field_transformers_checks_is_one_line(tmp_path, hf_folder, capsys):
+    folder = copy(hf_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "use_cache": "sometimes"}))
+    code = main(["import", "--hf", str(folder), "--save", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "config.json" in err and "use_cache" in err, err

@@ -1,0 +1,139 @@
+"""One writer per output prefix: a second run is refused, a killed run's leftovers are removed by the
+next run, and a run that lost its lock publishes nothing. Real processes of tools/preprocess_data.py.
+
+A run logs a progress line per document into a pipe the test does not read until it wants the run
+to go on: it blocks, mid-run and holding its prefix, once the pipe is full (the stdlib corpus logs
+several times a pipe's 64 KiB), so no test depends on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from megatron_sc2.data import preprocess as preprocess_module
+from megatron_sc2.data.output_lock import OutputBusy, OutputLock
+from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_tool(inputs, prefix, tokenizer_dir, *extra) -> subprocess.Popen:
+    command = [
+        sys.executable, str(REPO_ROOT / "tools" / "preprocess_data.py"), "--input", *map(str, inputs),
+        "--output-prefix", str(prefix), "--tokenizer-type", "HuggingFaceTokenizer",
+        "--tokenizer-model", str(tokenizer_dir), "--append-eod", "--workers", "1", "--log-interval", "1", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(process: subprocess.Popen, text: str) -> list[str]:
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"the run ended before printing {text!r}:\n{''.join(lines)}")
+
+
+def wait_for_owner(lock: Path, process: subprocess.Popen) -> None:
+    while not (lock.exists() and f"pid {process.pid}," in lock.read_text()):
+        assert process.poll() is None, "the run ended without taking the lock"
+        time.sleep(0.1)
+
+
+def read_dataset(prefix) -> list[list[int]]:
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    dataset = IndexedDataset(str(prefix))
+    return [dataset[i].tolist() for i in range(len(dataset))]
+
+
+def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdlib_records, sc2_tokenizer_dir,
+                                                    sc2_tokenizer):  # fmt: skip
+    prefix = tmp_path / "out" / "c"
+    first = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
+    try:
+        wait_for_owner(Path(f"{prefix}.lock"), first)  # and it cannot end while its log is not read
+        second = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
+        _, second_err = second.communicate(timeout=600)
+        _, first_err = first.communicate(timeout=600)
+    finally:
+        first.kill()
+    errors = [line for line in second_err.splitlines() if "error" in line.lower()]
+    assert second.returncode == 1 and len(errors) == 1, second_err
+    assert f"{prefix} is being written by another run (host " in errors[0] and f"pid {first.pid}" in errors[0]
+    assert first.returncode == 0, first_err
+    texts = [r["content"] for r in stdlib_records if r["content"]]
+    expected = [ids + [sc2_tokenizer.eod] for ids in sc2_tokenizer.encode_batch(texts)]
+    assert read_dataset(f"{prefix}_content_document") == expected
+    assert sorted(p.name for p in prefix.parent.iterdir()) == [
+        "c_content_document.bin", "c_content_document.idx", "c_stats.json",
+    ]  # fmt: skip
+
+
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path, stdlib_jsonl, sc2_tokenizer_dir):
+    prefix = tmp_path / "out" / "c"
+    repo = ["--repo-context", "--repo-key", "repository"]
+    killed = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir, *repo)
+    try:
+        wait_for_line(killed, "files grouped")
+    finally:
+        killed.kill()
+        killed.communicate()
+    left = sorted(p.name for p in prefix.parent.iterdir())
+    assert "c.lock" in left and any(".partial-" in name for name in left), left
+
+    messages = []
+    config = PreprocessConfig(
+        inputs=[str(stdlib_jsonl)], output_prefix=str(prefix), tokenizer_type="HuggingFaceTokenizer",
+        tokenizer_model=str(sc2_tokenizer_dir), repo_context=True, repo_key="repository",
+    )  # fmt: skip
+    preprocess(config, log=messages.append)
+    assert any(f"pid {killed.pid}" in m and "is gone; taking it over" in m for m in messages), messages
+    assert sorted(p.name for p in prefix.parent.iterdir()) == [
+        "c_content_document.bin", "c_content_document.idx", "c_stats.json",
+    ]  # fmt: skip
+
+
+def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path, stdlib_jsonl, sc2_tokenizer_dir, monkeypatch):
+    prefix = tmp_path / "out" / "c"
+    config = PreprocessConfig(
+        inputs=[str(stdlib_jsonl)], output_prefix=str(prefix), tokenizer_type="HuggingFaceTokenizer",
+        tokenizer_model=str(sc2_tokenizer_dir),
+    )  # fmt: skip
+    intruder = OutputLock(str(prefix), log=lambda line: None)
+    intruder.staging = intruder.staging.with_name(intruder.staging.name + "-other")  # as if another process
+    real_encode = preprocess_module.encode_documents
+
+    def encode_while_another_run_takes_the_prefix(*args):
+        if intruder._fd is None:
+            Path(f"{prefix}.lock").unlink()  # e.g. removed by hand, and another run started
+            intruder.__enter__()
+        return real_encode(*args)
+
+    monkeypatch.setattr(preprocess_module, "encode_documents", encode_while_another_run_takes_the_prefix)
+    try:
+        with pytest.raises(OutputBusy, match="c.lock was removed or replaced during the run"):
+            preprocess(config, log=lambda line: None)
+        assert sorted(p.name for p in prefix.parent.iterdir()) == ["c.lock", intruder.staging.name]
+    finally:
+        intruder.__exit__(None, None, None)
+    assert list(prefix.parent.iterdir()) == []
+
+
+def test_the_lock_is_exclusive_and_released(tmp_path):
+    prefix = str(tmp_path / "c")
+    with OutputLock(prefix, log=lambda line: None) as held:
+        assert f"pid {os.getpid()}" in Path(f"{prefix}.lock").read_text()
+        with pytest.raises(OutputBusy, match=f"{prefix} is being written by another run"):
+            OutputLock(prefix, log=lambda line: None).__enter__()
+        assert held.staging.is_dir()
+    assert list(tmp_path.iterdir()) == []
+    with OutputLock(prefix, log=lambda line: None):
+        pass
