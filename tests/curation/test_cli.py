@@ -108,7 +108,7 @@ def test_slurm_chain_is_built_without_submitting(tmp_path):
                          slurm_partition="cpu")
     stages = build_stages(cfg)
     assert [(s.name, s.tasks) for s in stages] == [
-        ("filter", 3), ("signatures", 3), ("buckets", 25), ("clusters", 1), ("output", 3), ("report", 1)]
+        ("filter", 3), ("check", 1), ("signatures", 3), ("buckets", 25), ("clusters", 1), ("output", 3), ("report", 1)]
     executor = None
     for stage in stages:
         executor = _executor(cfg, stage, executor)
