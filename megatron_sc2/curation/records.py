@@ -39,6 +39,7 @@ class Schema:
     revision_date: str
     visit_date: str
     is_generated: str
+    is_vendor: str
 
 
 SCHEMAS = {
@@ -46,13 +47,13 @@ SCHEMAS = {
     "default": Schema(
         content="content", id="id", path="path", repository="repository", language="language",
         license="license_type", stars="stars", forks="forks", revision_date="revision_date",
-        visit_date="visit_date", is_generated="is_generated",
+        visit_date="visit_date", is_generated="is_generated", is_vendor="is_vendor",
     ),
     # Columns of the Hugging Face `bigcode/the-stack-v2` files (with `content` fetched from Software Heritage).
     "the-stack-v2": Schema(
         content="content", id="blob_id", path="path", repository="repo_name", language="language",
         license="license_type", stars="star_events_count", forks="fork_events_count",
-        revision_date="revision_date", visit_date="visit_date", is_generated="is_generated",
+        revision_date="revision_date", visit_date="visit_date", is_generated="is_generated", is_vendor="is_vendor",
     ),
 }
 
