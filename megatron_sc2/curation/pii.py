@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from megatron_sc2.curation.key_formats import find_key_formats
+
 IPV4_REPLACEMENTS = ("172.16.31.10", "172.16.58.3", "172.16.17.32", "192.168.127.12", "192.168.3.11")
 IPV6_REPLACEMENTS = (
     "fd00:c2b6:b24b:be67:2827:688d:e6a1:6a3b", "fd00:a516:7c1b:17cd:6d81:2137:bd2a:2c5b",
@@ -202,6 +204,11 @@ def _ips(text: str):
             yield Finding(m.start(), m.end(), "IP_ADDRESS", candidate)
 
 
+def _key_formats(text: str):
+    for start, end in find_key_formats(text):
+        yield Finding(start, end, "KEY", text[start:end])
+
+
 def _keys(text: str):
     for m in PRIVATE_KEY_BLOCK.finditer(text):
         yield Finding(m.start("value"), m.end("value"), "KEY", m.group("value"))
@@ -214,15 +221,17 @@ def _keys(text: str):
             yield Finding(m.start(), m.end(), "KEY", m.group())
 
 
-# Earlier detectors win where findings overlap: the more specific rule names the value.
-DETECTORS = (_keys, _assignments, _emails, _ips)
+# Earlier detectors win where findings overlap: the more specific rule names the value. detect-secrets' key
+# formats come first, so that a known format is redacted whole, not the part of it a generic rule sees.
+RULES = (_keys, _assignments, _emails, _ips)
+DETECTORS = (_key_formats, *RULES)
 
 
-def find_pii(text: str) -> list[Finding]:
+def find_pii(text: str, detectors=DETECTORS) -> list[Finding]:
     """Non-overlapping findings in text order."""
     chosen: list[Finding] = []
     starts: list[int] = []  # of `chosen`, sorted
-    for detector in DETECTORS:
+    for detector in detectors:
         for f in detector(text):
             i = bisect.bisect_right(starts, f.start)
             if (i == 0 or chosen[i - 1].end <= f.start) and (i == len(chosen) or f.end <= chosen[i].start):

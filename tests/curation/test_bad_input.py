@@ -32,7 +32,7 @@ def read(folder: Path, input_format: str = "jsonl") -> tuple[list, dict]:
 
 def curate(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "tools/curate.py", "--workers", "1", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def refusal(result: subprocess.CompletedProcess) -> str:
