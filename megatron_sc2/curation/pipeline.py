@@ -50,6 +50,8 @@ class CurationConfig:
     skip: list[str] = field(default_factory=list)
     write_removed: bool = False
     max_bad_fraction: float = 0.01
+    pii_model: str | None = None
+    pii_batch_size: int = 32
     compression: str | None = None
     tasks: int | None = None  # default: one per input file
     workers: int = 1
@@ -147,7 +149,7 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
         ]
         final_steps.append(MinhashDedupFilter(f"{minhash}/remove", _removed_writer(cfg, "near_duplicate")))
     if "pii" not in cfg.skip:
-        final_steps.append(PIIRedactor())
+        final_steps.append(PIIRedactor(cfg.pii_model, cfg.pii_batch_size))
     final_steps.append(RecordWriter(cfg.path("data"), schema, compression=cfg.compression))
     stages.append(Stage("output", final_steps, tasks))
     names = [s.name for s in stages]
