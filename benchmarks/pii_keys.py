@@ -5,7 +5,7 @@ For each: precision/recall of KEY on the labelled sample (tests/curation/pii_lab
 look-alikes), keys found in real code (CPython's `Lib/`, ordinary code where nearly every hit is test data or a
 false key), and MB/s on one core.
 
-    python benchmarks/pii_keys.py [--files 300]
+    python benchmarks/pii_keys.py [--files 2000]
 """
 
 import argparse
@@ -71,10 +71,11 @@ def keys_only(find):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=300, help="CPython Lib/*.py files (sorted) to scan")
+    parser.add_argument("--files", type=int, default=2000, help="CPython Lib/**/*.py files (sorted) to scan")
     args = parser.parse_args()
     root = Path(sysconfig.get_paths()["stdlib"])
-    texts = [p.read_text(errors="ignore") for p in sorted(root.glob("*.py"))][: args.files]
+    paths = [p for p in sorted(root.rglob("*.py")) if "site-packages" not in p.parts][: args.files]
+    texts = [p.read_text(errors="ignore") for p in paths]
     mb = sum(map(len, texts)) / 1e6
     sample = build_sample()
     detectors = {
