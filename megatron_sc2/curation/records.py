@@ -68,26 +68,34 @@ class _StrictZstdReader(io.RawIOBase):
 
     def __init__(self, raw):
         self._raw, self._decompressor = raw, zstandard.ZstdDecompressor()
-        self._frame, self._in_frame, self._pending = self._decompressor.decompressobj(), False, b""
+        self._frame, self._in_frame = self._decompressor.decompressobj(), False
+        self._pending, self._position = b"", 0
 
     def readable(self) -> bool:
         return True
 
+    def _decompress(self, chunk: bytes) -> bytes:
+        """The output of `chunk`, which may end one frame and start the next."""
+        out = []
+        while chunk:
+            self._in_frame = True
+            out.append(self._frame.decompress(chunk))
+            if not self._frame.eof:
+                break
+            chunk, self._frame, self._in_frame = self._frame.unused_data, self._decompressor.decompressobj(), False
+        return b"".join(out)
+
     def readinto(self, buffer) -> int:
-        while not self._pending:
+        while self._position == len(self._pending):
             chunk = self._raw.read(1 << 20)
             if not chunk:
                 if self._in_frame:
                     raise TruncatedInput("zstd stream ends inside a frame")
                 return 0
-            while chunk:
-                self._in_frame = True
-                self._pending += self._frame.decompress(chunk)
-                if not self._frame.eof:
-                    break
-                chunk, self._frame, self._in_frame = self._frame.unused_data, self._decompressor.decompressobj(), False
-        size = min(len(buffer), len(self._pending))
-        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+            self._pending, self._position = self._decompress(chunk), 0
+        size = min(len(buffer), len(self._pending) - self._position)
+        buffer[:size] = self._pending[self._position : self._position + size]
+        self._position += size
         return size
 
 
@@ -95,7 +103,7 @@ def _decompressed(raw, name: str):
     if name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)  # EOFError when cut, BadGzipFile when not gzip
     if name.endswith(".zst"):
-        return io.BufferedReader(_StrictZstdReader(raw))
+        return io.BufferedReader(_StrictZstdReader(raw), buffer_size=1 << 20)
     return raw
 
 
