@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from megatron_sc2.curation.cli import main
 from megatron_sc2.curation.records import SCHEMAS, RecordReader
 from megatron_sc2.curation.stats import RefusedInput, check_input
 
@@ -134,12 +135,13 @@ def test_empty_input_and_missing_content_column(tmp_path):
     assert "missing_key 5" in line and "without the content column: check --schema" in line
 
 
-def test_output_overlapping_input_is_refused(tmp_path):
+def test_output_overlapping_input_is_refused(tmp_path, capsys):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "a.jsonl").write_bytes(_lines(5))
     for output in (tmp_path / "raw", tmp_path / "raw" / "curated", tmp_path):
-        line = refusal(curate("--input", str(tmp_path / "raw"), "--output", str(output)))
-        assert "overlaps --input" in line
+        assert main(["--input", str(tmp_path / "raw"), "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "overlaps --input" in err
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["a.jsonl"]
 
 
