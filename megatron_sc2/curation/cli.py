@@ -6,6 +6,7 @@ import sys
 
 from megatron_sc2.curation.pipeline import OPTIONAL_STEPS, CurationConfig, run
 from megatron_sc2.curation.records import SCHEMAS
+from megatron_sc2.curation.stats import RefusedInput
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="compression of the output JSONL")
     io.add_argument("--write-removed", action="store_true",
                     help="also write removed records to OUTPUT/removed/<step>/ (with `filter_reason`)")
+    io.add_argument("--max-bad-fraction", metavar="FRACTION", type=float, default=0.01,
+                    help="stop before publishing anything if more input records than this are bad (not UTF-8, "
+                    "not a JSON object, content missing or not a string; a broken file counts as one), as "
+                    "preprocess_data.py does")
     steps = parser.add_argument_group("steps")
     steps.add_argument("--opt-out", metavar="FILE", help="repositories to remove, one owner/name per line")
     steps.add_argument("--benchmark", metavar="JSONL", action="append", default=[],
@@ -36,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "code, question); HumanEval is always used. Repeatable")
     steps.add_argument("--skip", choices=OPTIONAL_STEPS, action="append", default=[],
                        help="leave a step out (e.g. near-dedup for sources StarCoder2 did not deduplicate). Repeatable")
+    steps.add_argument("--pii-model", metavar="PATH",
+                       help="a local Hugging Face token-classification model (StarPII) run over 512-token windows "
+                       "next to the rules; adds <NAME> redaction. On the GPU when there is one")
+    steps.add_argument("--pii-batch-size", type=int, default=32, help="windows per model batch")
     run_group = parser.add_argument_group("execution")
     run_group.add_argument("--executor", choices=("local", "slurm"), default="local")
     run_group.add_argument("--tasks", type=int, help="tasks per stage (default: one per input file)")
@@ -45,21 +54,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _usage_error(args) -> str | None:
+    if not os.path.isdir(args.input):
+        return f"--input {args.input}: not a folder"
+    source, target = os.path.realpath(args.input), os.path.realpath(args.output)
+    if os.path.commonpath([source, target]) in (source, target):
+        return (f"--output {args.output} overlaps --input {args.input}: the input would include the run's own "
+                "files (or the output overwrite it); choose an output folder outside the input")
+    if args.pii_model and not os.path.isfile(os.path.join(args.pii_model, "config.json")):
+        return f"--pii-model {args.pii_model}: no config.json there; give a saved Hugging Face model folder"
+    if args.pii_batch_size < 1:
+        return f"--pii-batch-size {args.pii_batch_size}: must be at least 1"
+    if not 0 <= args.max_bad_fraction <= 1:
+        return f"--max-bad-fraction {args.max_bad_fraction}: must be between 0 and 1"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not os.path.isdir(args.input):
-        print(f"curate.py: --input {args.input}: not a folder", file=sys.stderr)
+    if error := _usage_error(args):
+        print(f"curate.py: {error}", file=sys.stderr)
         return 2
     cfg = CurationConfig(
         input=args.input, output=args.output, schema=args.schema,
         opt_out=args.opt_out, benchmarks=args.benchmark, skip=args.skip, write_removed=args.write_removed,
+        max_bad_fraction=args.max_bad_fraction, pii_model=args.pii_model, pii_batch_size=args.pii_batch_size,
         compression=None if args.compression == "none" else args.compression, tasks=args.tasks,
         workers=args.workers, executor=args.executor, slurm_partition=args.slurm_partition,
         slurm_time=args.slurm_time,
     )
     try:
         run(cfg)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RefusedInput) as error:
         print(f"curate.py: {error}", file=sys.stderr)
         return 2
     if args.executor == "local":

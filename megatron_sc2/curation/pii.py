@@ -12,10 +12,14 @@ import ipaddress
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+
+from megatron_sc2.curation.key_formats import find_key_formats
 
 IPV4_REPLACEMENTS = ("172.16.31.10", "172.16.58.3", "172.16.17.32", "192.168.127.12", "192.168.3.11")
 IPV6_REPLACEMENTS = (
@@ -141,7 +145,7 @@ def _is_secret_token(token: str) -> bool:
     )
 
 
-def _public_ip(candidate: str) -> bool:
+def public_ip(candidate: str) -> bool:
     try:
         address = ipaddress.ip_address(candidate)
     except ValueError:
@@ -197,9 +201,14 @@ def _ips(text: str):
             candidate = m.group()
             if pattern is IPV6 and sum(1 for g in candidate.split(":") if g) < 3:
                 continue
-            if "version" in _line_before(text, m.start()).lower() or not _public_ip(candidate):
+            if "version" in _line_before(text, m.start()).lower() or not public_ip(candidate):
                 continue
             yield Finding(m.start(), m.end(), "IP_ADDRESS", candidate)
+
+
+def _key_formats(text: str):
+    for start, end in find_key_formats(text):
+        yield Finding(start, end, "KEY", text[start:end])
 
 
 def _keys(text: str):
@@ -214,20 +223,21 @@ def _keys(text: str):
             yield Finding(m.start(), m.end(), "KEY", m.group())
 
 
-# Earlier detectors win where findings overlap: the more specific rule names the value.
-DETECTORS = (_keys, _assignments, _emails, _ips)
+# Earlier detectors win where findings overlap: the more specific rule names the value. detect-secrets' key
+# formats come first, so that a known format is redacted whole, not the part of it a generic rule sees.
+RULES = (_keys, _assignments, _emails, _ips)
+DETECTORS = (_key_formats, *RULES)
 
 
-def find_pii(text: str) -> list[Finding]:
-    """Non-overlapping findings in text order."""
+def find_pii(text: str, detectors=DETECTORS, extra: Iterable[Finding] = ()) -> list[Finding]:
+    """Non-overlapping findings in text order: those of `detectors`, then `extra` ones (a model's) where free."""
     chosen: list[Finding] = []
     starts: list[int] = []  # of `chosen`, sorted
-    for detector in DETECTORS:
-        for f in detector(text):
-            i = bisect.bisect_right(starts, f.start)
-            if (i == 0 or chosen[i - 1].end <= f.start) and (i == len(chosen) or f.end <= chosen[i].start):
-                chosen.insert(i, f)
-                starts.insert(i, f.start)
+    for f in chain((f for detector in detectors for f in detector(text)), extra):
+        i = bisect.bisect_right(starts, f.start)
+        if (i == 0 or chosen[i - 1].end <= f.start) and (i == len(chosen) or f.end <= chosen[i].start):
+            chosen.insert(i, f)
+            starts.insert(i, f.start)
     return chosen
 
 
@@ -238,9 +248,10 @@ def _ip_replacement(address: str, already_mapped: dict[str, str]) -> str:
     return pool[sum((":" in a) == is_v6 for a in already_mapped) % len(pool)]
 
 
-def redact(text: str) -> tuple[str, Counter]:
-    """The text with PII replaced, and the number of replacements per kind."""
-    findings = find_pii(text)
+def redact(text: str, model_findings: Iterable[Finding] = ()) -> tuple[str, Counter]:
+    """The text with PII replaced, and the number of replacements per kind; a model's findings fill in where the
+    rules found nothing."""
+    findings = find_pii(text, extra=model_findings)
     if not findings:
         return text, Counter()
     ip_map: dict[str, str] = {}
@@ -257,18 +268,34 @@ def redact(text: str) -> tuple[str, Counter]:
 
 
 class PIIRedactor(PipelineStep):
-    """Replaces emails, keys, passwords and public IP addresses; counts replacements per kind."""
+    """Replaces emails, keys, passwords and public IP addresses (and, with a model, names); counts replacements
+    per kind. The model (`pii_model.PIIModel`) is loaded in each task, and sees documents in groups so that its
+    windows fill batches."""
 
     type = "✂️ - FORMAT"
     name = "🔏 PII redaction"
+    DOCUMENTS_PER_GROUP = 64
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 32):
+        super().__init__()
+        self.model_path, self.batch_size = model_path, batch_size
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        for doc in data:
-            self.stat_update("total")
+        model = None
+        if self.model_path:
+            from megatron_sc2.curation.pii_model import PIIModel
+
+            model = PIIModel(self.model_path, self.batch_size)
+        data = iter(data)
+        while group := list(islice(data, self.DOCUMENTS_PER_GROUP)):
             with self.track_time():
-                doc.text, counts = redact(doc.text)
-            if counts:
-                self.stat_update("documents_redacted")
-            for kind, count in counts.items():
-                self.stat_update(f"redacted_{kind}", value=count)
-            yield doc
+                model_findings = model.find([doc.text for doc in group]) if model else [()] * len(group)
+            for doc, found in zip(group, model_findings):
+                self.stat_update("total")
+                with self.track_time():
+                    doc.text, counts = redact(doc.text, found)
+                if counts:
+                    self.stat_update("documents_redacted")
+                for kind, count in counts.items():
+                    self.stat_update(f"redacted_{kind}", value=count)
+                yield doc

@@ -1,6 +1,7 @@
 """The curation run as a chain of datatrove stages, executed locally (multiprocess) or on SLURM.
 
     filter      read raw records; opt-out, basic filters, decontamination     -> work/filtered
+    check       refuse to go on if the input had no records or too many bad ones (--max-bad-fraction)
     signatures  cluster keys + StarCoder2 MinHash signatures                    -> work/minhash
     buckets     LSH: equal band signatures -> duplicate pairs (one task per band)
     clusters    connected components; all but the best-ranked file marked
@@ -23,6 +24,7 @@ from megatron_sc2.curation.decontamination import (
     benchmark_file_strings,
     humaneval_strings,
 )
+from megatron_sc2.curation.detection import GoEnryClassifier
 from megatron_sc2.curation.filters import StackV2BasicFilter
 from megatron_sc2.curation.minhash import (
     STARCODER2_MINHASH,
@@ -32,8 +34,8 @@ from megatron_sc2.curation.minhash import (
 )
 from megatron_sc2.curation.optout import OptOutFilter, read_opt_out_list
 from megatron_sc2.curation.pii import PIIRedactor
-from megatron_sc2.curation.records import SCHEMAS, RecordWriter, input_files, record_reader
-from megatron_sc2.curation.stats import summarize, write_json_atomically
+from megatron_sc2.curation.records import SCHEMAS, RecordReader, RecordWriter, input_files
+from megatron_sc2.curation.stats import check_input, summarize, write_json_atomically
 
 OPTIONAL_STEPS = ("basic-filters", "decontamination", "near-dedup", "pii")
 
@@ -47,6 +49,9 @@ class CurationConfig:
     benchmarks: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
     write_removed: bool = False
+    max_bad_fraction: float = 0.01
+    pii_model: str | None = None
+    pii_batch_size: int = 32
     compression: str | None = None
     tasks: int | None = None  # default: one per input file
     workers: int = 1
@@ -80,6 +85,22 @@ class WriteStats(PipelineStep):
         return data
 
 
+class CheckInput(PipelineStep):
+    """Between filtering and everything that publishes: the input had records, few enough of them bad, and some
+    survived the filters (see `check_input`)."""
+
+    type = "🔍 - CHECK"
+    name = "🔍 Input check"
+
+    def __init__(self, logs_dir: str, input_folder: str, max_bad_fraction: float):
+        super().__init__()
+        self.logs_dir, self.input_folder, self.max_bad_fraction = logs_dir, input_folder, max_bad_fraction
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        check_input(summarize(self.logs_dir, ["filter"]), self.input_folder, self.max_bad_fraction)
+        return data
+
+
 def _removed_writer(cfg: CurationConfig, step: str):
     schema = SCHEMAS[cfg.schema]
     return RecordWriter(cfg.path("removed", step), schema) if cfg.write_removed else None
@@ -96,22 +117,28 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     tasks = cfg.tasks or len(files)
     filtered, minhash = cfg.path("work", "filtered"), cfg.path("work", "minhash")
 
-    filter_steps: list[PipelineStep] = [record_reader(cfg.input, schema, input_format)]
+    filter_steps: list[PipelineStep] = [RecordReader(cfg.input, schema, input_format)]
     if cfg.opt_out:
         filter_steps.append(OptOutFilter(read_opt_out_list(cfg.opt_out), schema, _removed_writer(cfg, "opt_out")))
     if "basic-filters" not in cfg.skip:
-        filter_steps.append(StackV2BasicFilter(schema, _removed_writer(cfg, "basic_filters")))
+        filter_steps += [
+            GoEnryClassifier(schema, _removed_writer(cfg, "go_enry")),
+            StackV2BasicFilter(schema, _removed_writer(cfg, "basic_filters")),
+        ]
     if "decontamination" not in cfg.skip:
         strings = humaneval_strings() + [s for path in cfg.benchmarks for s in benchmark_file_strings(path)]
         filter_steps.append(DecontaminationFilter(strings, _removed_writer(cfg, "decontamination")))
     filter_steps.append(RecordWriter(filtered, schema))
-    stages = [Stage("filter", filter_steps, tasks)]
+    stages = [
+        Stage("filter", filter_steps, tasks),
+        Stage("check", [CheckInput(cfg.path("logs"), cfg.input, cfg.max_bad_fraction)], 1),
+    ]
 
-    final_steps: list[PipelineStep] = [record_reader(filtered, schema, "jsonl")]
+    final_steps: list[PipelineStep] = [RecordReader(filtered, schema, "jsonl")]
     if "near-dedup" not in cfg.skip:
         stages += [
             Stage("signatures", [
-                record_reader(filtered, schema, "jsonl"),
+                RecordReader(filtered, schema, "jsonl"),
                 ClusterKeyWriter(minhash, schema),
                 StarCoder2MinhashSignature(f"{minhash}/signatures"),
             ], tasks),
@@ -122,7 +149,7 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
         ]
         final_steps.append(MinhashDedupFilter(f"{minhash}/remove", _removed_writer(cfg, "near_duplicate")))
     if "pii" not in cfg.skip:
-        final_steps.append(PIIRedactor())
+        final_steps.append(PIIRedactor(cfg.pii_model, cfg.pii_batch_size))
     final_steps.append(RecordWriter(cfg.path("data"), schema, compression=cfg.compression))
     stages.append(Stage("output", final_steps, tasks))
     names = [s.name for s in stages]

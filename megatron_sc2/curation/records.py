@@ -1,15 +1,27 @@
-"""Record schemas and the readers/writers that carry raw code records through datatrove unchanged.
+"""Record schemas and the reader/writer that carry raw code records through datatrove unchanged.
 
 A record's content becomes `Document.text`; every other column rides along in `Document.metadata` and is written
 back under its own name, so the output has the input's schema.
+
+A long run must neither stop at one bad record nor lose the records after it: the reader counts every record it
+cannot use under a reason of preprocessing's `SKIP_REASONS` (`bad_<reason>` for bad input, towards
+`--max-bad-fraction`), and a file that breaks off (truncated or corrupt compression, broken Parquet) as one
+`bad_corrupt_file`, named in a `corrupt_file <path>` counter, keeping the records read before the break.
 """
 
+import gzip
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import zstandard
 from datatrove.data import Document
-from datatrove.pipeline.readers import JsonlReader, ParquetReader
+from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.logging import logger
+
+from megatron_sc2.curation.stats import CORRUPT_FILE
+from megatron_sc2.data.records import BAD_REASONS, Skip, parse, text_field
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,7 @@ class Schema:
     revision_date: str
     visit_date: str
     is_generated: str
+    is_vendor: str
 
 
 SCHEMAS = {
@@ -34,31 +47,130 @@ SCHEMAS = {
     "default": Schema(
         content="content", id="id", path="path", repository="repository", language="language",
         license="license_type", stars="stars", forks="forks", revision_date="revision_date",
-        visit_date="visit_date", is_generated="is_generated",
+        visit_date="visit_date", is_generated="is_generated", is_vendor="is_vendor",
     ),
     # Columns of the Hugging Face `bigcode/the-stack-v2` files (with `content` fetched from Software Heritage).
     "the-stack-v2": Schema(
         content="content", id="blob_id", path="path", repository="repo_name", language="language",
         license="license_type", stars="star_events_count", forks="fork_events_count",
-        revision_date="revision_date", visit_date="visit_date", is_generated="is_generated",
+        revision_date="revision_date", visit_date="visit_date", is_generated="is_generated", is_vendor="is_vendor",
     ),
 }
 
 
-def _record_to_document(reader, data: dict, path: str, id_in_file: int) -> dict:
-    text = data.pop(reader.text_key, "")
-    doc_id = data.get(reader.id_key)
-    return {"text": text, "id": str(doc_id) if doc_id is not None else f"{path}/{id_in_file}", "metadata": data}
+class TruncatedInput(Exception):
+    """A compressed stream that ends before its end-of-stream marker."""
 
 
-def record_reader(folder: str, schema: Schema, input_format: str):
-    """A datatrove reader of `folder`'s record files whose documents keep every column in their metadata."""
-    reader_class = {"jsonl": JsonlReader, "parquet": ParquetReader}[input_format]
-    pattern = "**/*.parquet" if input_format == "parquet" else "**/*.json*"
-    return reader_class(
-        folder, glob_pattern=pattern, text_key=schema.content, id_key=schema.id,
-        adapter=_record_to_document, **({"add_file_path": False} if input_format == "jsonl" else {}),
-    )
+class _StrictZstdReader(io.RawIOBase):
+    """zstd frames decompressed in turn; unlike `ZstdDecompressor.stream_reader`, a stream cut inside a frame is
+    an error, not a silent end of file."""
+
+    def __init__(self, raw):
+        self._raw, self._decompressor = raw, zstandard.ZstdDecompressor()
+        self._frame, self._in_frame = self._decompressor.decompressobj(), False
+        self._pending, self._position = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _decompress(self, chunk: bytes) -> bytes:
+        """The output of `chunk`, which may end one frame and start the next."""
+        out = []
+        while chunk:
+            self._in_frame = True
+            out.append(self._frame.decompress(chunk))
+            if not self._frame.eof:
+                break
+            chunk, self._frame, self._in_frame = self._frame.unused_data, self._decompressor.decompressobj(), False
+        return b"".join(out)
+
+    def readinto(self, buffer) -> int:
+        while self._position == len(self._pending):
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise TruncatedInput("zstd stream ends inside a frame")
+                return 0
+            self._pending, self._position = self._decompress(chunk), 0
+        size = min(len(buffer), len(self._pending) - self._position)
+        buffer[:size] = self._pending[self._position : self._position + size]
+        self._position += size
+        return size
+
+
+def _decompressed(raw, name: str):
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)  # EOFError when cut, BadGzipFile when not gzip
+    if name.endswith(".zst"):
+        return io.BufferedReader(_StrictZstdReader(raw), buffer_size=1 << 20)
+    return raw
+
+
+# What reading a broken file raises: gzip/zstd decompression, pyarrow (ArrowInvalid is a ValueError, OSError).
+BROKEN_FILE_ERRORS = (TruncatedInput, EOFError, OSError, ValueError, zstandard.ZstdError)
+
+
+class RecordReader(BaseDiskReader):
+    """Reads `.jsonl`/`.json[.gz|.zst]` or `.parquet` record files; bad records and broken files are counted, not
+    fatal."""
+
+    name = "📖 Records"
+
+    def __init__(self, folder: str, schema: Schema, input_format: str):
+        pattern = "**/*.parquet" if input_format == "parquet" else "**/*.json*"
+        super().__init__(folder, glob_pattern=pattern, text_key=schema.content, id_key=schema.id,
+                         add_file_path=False)
+        self.input_format = input_format
+
+    def _rows(self, filepath: str):
+        with self.data_folder.open(filepath, "rb") as raw:
+            if self.input_format == "parquet":
+                import pyarrow.parquet as pq
+
+                for batch in pq.ParquetFile(raw).iter_batches(batch_size=1024):
+                    yield from batch.to_pylist()
+            else:
+                with _decompressed(raw, filepath) as lines:
+                    yield from lines
+
+    def _document(self, row, filepath: str, index: int) -> Document:
+        try:
+            record = parse(row)
+        except (RecursionError, ValueError):  # nesting too deep, integers too long
+            raise Skip("malformed_json") from None
+        text = text_field(record, self.text_key, allow_empty=True)
+        if not text.strip():
+            raise Skip("empty")
+        del record[self.text_key]
+        doc_id = record.get(self.id_key)
+        return Document(text=text, id=str(doc_id) if doc_id is not None else f"{filepath}/{index}", metadata=record)
+
+    def read_file(self, filepath: str):
+        rows = self._rows(filepath)
+        index = 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except BROKEN_FILE_ERRORS as error:
+                logger.warning(f"{filepath}: skipping the rest of a broken file ({type(error).__name__}: {error})")
+                self.stat_update("records", "bad_corrupt_file")
+                self.stat_update(CORRUPT_FILE + self.data_folder.resolve_paths(filepath))
+                return
+            if isinstance(row, bytes) and not row.strip():
+                continue
+            self.stat_update("records")
+            try:
+                with self.track_time():
+                    document = self._document(row, filepath, index)
+            except Skip as skip:
+                self.stat_update(f"{'bad' if skip.reason in BAD_REASONS else 'dropped'}_{skip.reason}")
+                continue
+            finally:
+                index += 1
+            yield document
 
 
 def _format_of(name: str) -> str | None:
