@@ -9,18 +9,16 @@ cannot use under a reason of preprocessing's `SKIP_REASONS` (`bad_<reason>` for 
 `bad_corrupt_file`, named in a `corrupt_file <path>` counter, keeping the records read before the break.
 """
 
-import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import zstandard
 from datatrove.data import Document
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.logging import logger
 
 from megatron_sc2.curation.stats import CORRUPT_FILE
+from megatron_sc2.data.inputs import decompressed, read_errors
 from megatron_sc2.data.records import BAD_REASONS, Skip, parse, text_field
 
 
@@ -58,59 +56,6 @@ SCHEMAS = {
 }
 
 
-class TruncatedInput(Exception):
-    """A compressed stream that ends before its end-of-stream marker."""
-
-
-class _StrictZstdReader(io.RawIOBase):
-    """zstd frames decompressed in turn; unlike `ZstdDecompressor.stream_reader`, a stream cut inside a frame is
-    an error, not a silent end of file."""
-
-    def __init__(self, raw):
-        self._raw, self._decompressor = raw, zstandard.ZstdDecompressor()
-        self._frame, self._in_frame = self._decompressor.decompressobj(), False
-        self._pending, self._position = b"", 0
-
-    def readable(self) -> bool:
-        return True
-
-    def _decompress(self, chunk: bytes) -> bytes:
-        """The output of `chunk`, which may end one frame and start the next."""
-        out = []
-        while chunk:
-            self._in_frame = True
-            out.append(self._frame.decompress(chunk))
-            if not self._frame.eof:
-                break
-            chunk, self._frame, self._in_frame = self._frame.unused_data, self._decompressor.decompressobj(), False
-        return b"".join(out)
-
-    def readinto(self, buffer) -> int:
-        while self._position == len(self._pending):
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                if self._in_frame:
-                    raise TruncatedInput("zstd stream ends inside a frame")
-                return 0
-            self._pending, self._position = self._decompress(chunk), 0
-        size = min(len(buffer), len(self._pending) - self._position)
-        buffer[:size] = self._pending[self._position : self._position + size]
-        self._position += size
-        return size
-
-
-def _decompressed(raw, name: str):
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)  # EOFError when cut, BadGzipFile when not gzip
-    if name.endswith(".zst"):
-        return io.BufferedReader(_StrictZstdReader(raw), buffer_size=1 << 20)
-    return raw
-
-
-# What reading a broken file raises: gzip/zstd decompression, pyarrow (ArrowInvalid is a ValueError, OSError).
-BROKEN_FILE_ERRORS = (TruncatedInput, EOFError, OSError, ValueError, zstandard.ZstdError)
-
-
 class RecordReader(BaseDiskReader):
     """Reads `.jsonl`/`.json[.gz|.zst]` or `.parquet` record files; bad records and broken files are counted, not
     fatal."""
@@ -131,14 +76,11 @@ class RecordReader(BaseDiskReader):
                 for batch in pq.ParquetFile(raw).iter_batches(batch_size=1024):
                     yield from batch.to_pylist()
             else:
-                with _decompressed(raw, filepath) as lines:
+                with decompressed(raw, filepath) as lines:
                     yield from lines
 
     def _document(self, row, filepath: str, index: int) -> Document:
-        try:
-            record = parse(row)
-        except (RecursionError, ValueError):  # nesting too deep, integers too long
-            raise Skip("malformed_json") from None
+        record = parse(row)
         text = text_field(record, self.text_key, allow_empty=True)
         if not text.strip():
             raise Skip("empty")
@@ -154,7 +96,7 @@ class RecordReader(BaseDiskReader):
                 row = next(rows)
             except StopIteration:
                 return
-            except BROKEN_FILE_ERRORS as error:
+            except read_errors() as error:
                 logger.warning(f"{filepath}: skipping the rest of a broken file ({type(error).__name__}: {error})")
                 self.stat_update("records", "bad_corrupt_file")
                 self.stat_update(CORRUPT_FILE + self.data_folder.resolve_paths(filepath))

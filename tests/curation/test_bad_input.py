@@ -76,7 +76,7 @@ def test_bad_records_are_counted_and_the_rest_of_the_file_kept(tmp_path):
     documents, stats = read(tmp_path)
     assert len(documents) == 45 and documents[-1].id == "r50"
     assert {k: v for k, v in stats.items() if k.startswith("bad_")} == {
-        "bad_not_utf8": 1, "bad_not_an_object": 1, "bad_wrong_type": 1, "bad_malformed_json": 2}
+        "bad_not_utf8": 1, "bad_not_an_object": 1, "bad_wrong_type": 1, "bad_unparsable_json": 2}
     assert stats["records"] == 50  # the blank line is not a record
 
 
