@@ -21,7 +21,7 @@ from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
 from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config
-from megatron_sc2.training import checkpointing
+from megatron_sc2.training import checkpointing, save_lock
 from megatron_sc2.training.arguments import RunConfig
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals
@@ -146,6 +146,7 @@ def pretrain(run: RunConfig) -> None:
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
+    lock = save_lock.hold(run.save) if run.save else None
     try:
         while index < len(run.stages):
             stage = run.stages[index]
@@ -174,6 +175,8 @@ def pretrain(run: RunConfig) -> None:
     finally:
         saver.close()
         metrics.close()
+        if lock is not None:
+            lock.release()
 
 
 def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: MetricsLogger,
