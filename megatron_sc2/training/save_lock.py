@@ -73,6 +73,9 @@ def _alive(pid: int) -> bool:
 
 
 class SaveLock:
+    """A POSIX lock: the owning process must not open and close the lock file elsewhere (closing
+    any of its descriptors drops the lock)."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.path = self.root / LOCK_FILE
