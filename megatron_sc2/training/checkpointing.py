@@ -137,7 +137,7 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def model_key(index: int, num_chunks: int) -> str:
+def _model_key(index: int, num_chunks: int) -> str:
     return "model" if num_chunks == 1 else f"model{index}"
 
 
@@ -148,7 +148,7 @@ def _sharded_state(model: list, optimizer, *, with_optimizer: bool, with_rng: bo
 
     # Megatron-LM's layout: `model`, or one `model<i>` per virtual stage. The chunks' local keys
     # repeat (each numbers its layers from 0), so the optimizer maps its params over them all.
-    state = {model_key(i, len(model)): unwrap_model(chunk).sharded_state_dict() for i, chunk in enumerate(model)}
+    state = {_model_key(i, len(model)): unwrap_model(chunk).sharded_state_dict() for i, chunk in enumerate(model)}
     if with_optimizer:
         state["optimizer"] = optimizer.sharded_state_dict(state, is_loading=is_loading, metadata=OPTIMIZER_FORMAT)
     if with_rng:
@@ -257,7 +257,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
     state = _sharded_state(model, optimizer, with_optimizer=with_optimizer, with_rng=with_rng, is_loading=True)
     loaded = dist_checkpointing.load(state, str(directory))
     for i, chunk in enumerate(model):
-        unwrap_model(chunk).load_state_dict(loaded[model_key(i, len(model))])
+        unwrap_model(chunk).load_state_dict(loaded[_model_key(i, len(model))])
     if with_optimizer:
         optimizer.load_state_dict(loaded["optimizer"])
     if with_rng:

@@ -33,9 +33,10 @@ _ALLOWED_GLOBALS = {
     "collections": {"OrderedDict"},
     "pathlib": {"Path", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"},  # checkpoint ids
 }
-# numpy.random.get_state() holds an ndarray; its pickle names numpy's array rebuilder, found
-# here from an array's own __reduce__ (numpy 1 and 2 keep it in different modules).
-_NUMPY_GLOBALS = [np.empty(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+# Beyond tensors and containers, objects hold numpy.random.get_state()'s ndarray (its pickle
+# names numpy's array rebuilder, found from an array's own __reduce__: numpy 1 and 2 keep it in
+# different modules) and, from older TransformerEngine releases, extra state as a BytesIO.
+_OBJECT_GLOBALS = [np.empty(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32)), io.BytesIO]
 
 
 class UnsafeCheckpointFile(ValueError):
@@ -81,7 +82,7 @@ def load_object(data: bytes | Path, where: str):
     """A torch.save'd object with the weights-only unpickler."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
-        with torch.serialization.safe_globals(_NUMPY_GLOBALS):
+        with torch.serialization.safe_globals(_OBJECT_GLOBALS):
             return torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         lines = [line.strip() for line in str(e).splitlines() if "GLOBAL" in line] or [str(e).splitlines()[0]]
