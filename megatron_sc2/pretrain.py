@@ -15,12 +15,13 @@ def main(argv: list[str] | None = None) -> None:
                         datefmt="%H:%M:%S", stream=sys.stdout)
     logging.getLogger("megatron_sc2").setLevel(logging.INFO if launch.rank == 0 else logging.WARNING)
     run = parse_args(argv, world_size=launch.world_size)  # every configuration error, before any heavy work
+    from megatron_sc2.data.datasets import DatasetError
     from megatron_sc2.training.checkpointing import CheckpointError
     from megatron_sc2.training.trainer import pretrain
 
     try:
         pretrain(run)
-    except CheckpointError as e:
+    except (CheckpointError, DatasetError) as e:
         raise SystemExit(f"error: {e}") from None
 
 

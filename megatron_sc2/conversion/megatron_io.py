@@ -3,15 +3,14 @@ dist-checkpoint), read and written one tensor at a time.
 
 A torch_dist checkpoint stores every tensor as its global (unsharded) shape split in chunks, one
 per saving rank; reading a key assembles its chunks, so export works from any TP/PP layout. The
-`.metadata` file is a pickle: it is read with an unpickler that only builds the checkpoint metadata
-classes, and tensor chunks are read with `torch.load(weights_only=True)`, so a checkpoint folder
+`.metadata` file is a pickle: it is read with the trainer's restricted unpickler (training/
+safe_loading.py), and tensor chunks with `torch.load(weights_only=True)`, so a checkpoint folder
 cannot run code.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,55 +21,16 @@ from torch.distributed.checkpoint.planner import WriteItemType
 
 from megatron_sc2.config import ModelConfig
 from megatron_sc2.conversion.hf_io import ConversionError
+from megatron_sc2.training import safe_loading
 from megatron_sc2.training.checkpointing import MARKER, SC2_METADATA, iteration_dir
-
-DIST_METADATA_FILE = ".metadata"
-
 
 # ---- safe metadata ----------------------------------------------------------------------------
 
-_ALLOWED_GLOBALS = {
-    "torch.distributed.checkpoint.metadata": {
-        "Metadata", "TensorStorageMetadata", "BytesStorageMetadata", "ChunkStorageMetadata",
-        "TensorProperties", "MetadataIndex", "StorageMeta", "_MEM_FORMAT_ENCODING",
-    },
-    "torch.distributed.checkpoint.filesystem": {"_StorageInfo"},
-    "torch.distributed.checkpoint.planner": {"SavePlan", "WriteItem", "WriteItemType", "TensorWriteData"},
-    "torch.serialization": {"_get_layout"},
-    "collections": {"OrderedDict"},
-    "pathlib": {"Path", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"},  # checkpoint ids
-}
-
-
-class _MetadataUnpickler(pickle.Unpickler):
-    """Builds only torch.distributed.checkpoint metadata objects, torch.Size and dtypes."""
-
-    def __init__(self, file, path: Path):
-        super().__init__(file)
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        if module == "torch" and (name == "Size" or isinstance(getattr(torch, name, None), torch.dtype)):
-            return getattr(torch, name)
-        if name in _ALLOWED_GLOBALS.get(module, ()):
-            return super().find_class(module, name)
-        raise ConversionError(f"{self.path}: refusing to load {module}.{name} (not checkpoint metadata)")
-
-
 def read_dist_metadata(folder: Path):
-    from torch.distributed.checkpoint.metadata import Metadata
-
-    path = folder / DIST_METADATA_FILE
-    if not path.is_file():
-        raise ConversionError(f"{folder} has no {DIST_METADATA_FILE}: not a torch_dist checkpoint")
-    with open(path, "rb") as f:
-        try:
-            metadata = _MetadataUnpickler(f, path).load()
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as e:
-            raise ConversionError(f"{path}: unreadable checkpoint metadata ({e})") from None
-    if not isinstance(metadata, Metadata):
-        raise ConversionError(f"{path}: not torch.distributed.checkpoint metadata")
-    return metadata
+    try:
+        return safe_loading.read_dist_metadata(folder)
+    except safe_loading.UnsafeCheckpointFile as e:
+        raise ConversionError(str(e)) from None
 
 
 # ---- reading ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ and positions from it, so labels always stay the tokens shifted by one.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
-from megatron.core.datasets.indexed_dataset import IndexedDataset
+from megatron.core.datasets.indexed_dataset import DType
 from megatron.core.datasets.utils import Split, get_blend_from_list
 
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
@@ -107,19 +108,76 @@ def build_datasets(
     return tuple(builder.build())
 
 
+class DatasetError(ValueError):
+    """A --data-path prefix that training cannot use; the message names it and what to do."""
+
+
 def check_prefix(prefix: str, config: GPTDatasetConfig) -> None:
     """Fail on every rank with a message naming the prefix, where megatron-core would fail on
-    rank 0 alone (missing files) or loop forever (a split with no documents)."""
+    rank 0 alone (missing files), late (a truncated .bin), cryptically (a .bin and .idx from
+    different runs) or loop forever (a split with no documents)."""
     missing = [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
     if missing:
         hint = ""
         if Path(f"{prefix}_content_document.idx").is_file():
             hint = f"; did you mean {prefix}_content_document?"
-        raise FileNotFoundError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
-    num_documents = len(IndexedDataset(prefix).sequence_lengths)
+        raise DatasetError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
+    num_documents = check_index(prefix)
     for split, bounds in zip(Split, config.split_matrix):
         if bounds is not None and round(bounds[0] * num_documents) == round(bounds[1] * num_documents):
-            raise ValueError(
+            raise DatasetError(
                 f"--split {config.split} gives the {split.name} split none of the {num_documents} "
                 f"documents of {prefix}: give it a larger share, or 0 to drop it"
             )
+
+
+# megatron-core's .idx: magic, then <Q version, <B dtype code, <Q sequences, <Q documents; then
+# int32 lengths and int64 byte offsets per sequence, int64 document boundaries.
+_INDEX_MAGIC = b"MMIDIDX\x00\x00"
+_HEADER = struct.Struct("<QBQQ")
+_HEADER_SIZE = len(_INDEX_MAGIC) + _HEADER.size
+
+
+def check_index(prefix: str) -> int:
+    """The number of sequences (megatron-core's documents) of `prefix`, after checking that its .idx is whole and its .bin
+    is exactly as long as the index says (reads a few bytes of the .idx, none of the .bin)."""
+    idx, bin_ = Path(f"{prefix}.idx"), Path(f"{prefix}.bin")
+    redo = "re-run tools/preprocess_data.py for this prefix"
+
+    def fail(problem: str) -> DatasetError:
+        return DatasetError(f"--data-path prefix {prefix}: {problem}; {redo}")
+
+    with idx.open("rb") as f:
+        head = f.read(_HEADER_SIZE)
+        if len(head) < _HEADER_SIZE or not head.startswith(_INDEX_MAGIC):
+            raise fail(f"{idx} is not a Megatron index (bad header)")
+        version, code, sequences, documents = _HEADER.unpack(head[len(_INDEX_MAGIC):])
+        try:
+            itemsize = DType.size(DType.dtype_from_code(code))
+        except (KeyError, ValueError):
+            itemsize = None
+        if version != 1 or itemsize is None or documents < 1:
+            raise fail(f"{idx} has an unknown version {version}, dtype code {code} or {documents} document bounds")
+        lengths, pointers = _HEADER_SIZE, _HEADER_SIZE + 4 * sequences
+        bounds = pointers + 8 * sequences
+        expected = bounds + 8 * documents
+        if idx.stat().st_size != expected:
+            raise fail(f"{idx} has {idx.stat().st_size} bytes, its header describes {expected} (truncated?)")
+        end = 0
+        if sequences:
+            f.seek(lengths + 4 * (sequences - 1))
+            (length,) = struct.unpack("<i", f.read(4))
+            f.seek(pointers + 8 * (sequences - 1))
+            (pointer,) = struct.unpack("<q", f.read(8))
+            end = pointer + length * itemsize
+        f.seek(bounds)
+        (first,) = struct.unpack("<q", f.read(8))
+        f.seek(expected - 8)
+        (last,) = struct.unpack("<q", f.read(8))
+    if (first, last) != (0, sequences):
+        raise fail(f"{idx} has document bounds {first}..{last} for {sequences} sequences (corrupted)")
+    if bin_.stat().st_size != end:
+        raise fail(f"{bin_} has {bin_.stat().st_size} bytes but {idx} indexes {end} "
+                   f"({'truncated' if bin_.stat().st_size < end else 'longer'}: "
+                   f"cut short, or .bin and .idx from different runs)")
+    return sequences

@@ -6,9 +6,10 @@
                                                model config, layout and training state
 
 The model, optimizer (megatron-core's fully reshardable format for the distributed optimizer)
-and per-rank RNG states are sharded; the scheduler and training state are common. A save
-that dies midway leaves at most an unreferenced `iter_*` directory: the marker still names
-the previous complete checkpoint.
+and per-rank RNG states are sharded; the scheduler and training state are common. A save is
+written into `.iter_0000100.partial/` and renamed to `iter_0000100/` only once every rank has
+finished it, then the marker names it: a save that fails or dies midway leaves no `iter_*`
+directory, and the marker still names the previous complete checkpoint.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import numpy as np
 import torch
 
 from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.training import safe_loading
 
 MARKER = "latest_checkpointed_iteration.txt"
 SC2_METADATA = "sc2_checkpoint.json"
+PARTIAL_SUFFIX = ".partial"
 # What a run may choose differently from the checkpoint it loads: stage settings and training
 # choices (released HF configs carry dropout 0.1). Every other field is the architecture.
 RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings", "hidden_dropout",
@@ -43,6 +46,17 @@ def iteration_dir(root: str | Path, iteration: int) -> Path:
     return Path(root) / f"iter_{iteration:07d}"
 
 
+def partial_dir(root: str | Path, iteration: int) -> Path:
+    """Where a save of `iteration` is written until it is complete."""
+    return Path(root) / f".{iteration_dir(root, iteration).name}{PARTIAL_SUFFIX}"
+
+
+def remove_partial_saves(root: str | Path) -> None:
+    """Drop what interrupted saves left; only the owner of `root`'s lock may call it."""
+    for leftover in Path(root).glob(f".iter_*{PARTIAL_SUFFIX}"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def latest_iteration(root: str | Path) -> int | None:
     marker = Path(root) / MARKER
     if not marker.is_file():
@@ -54,9 +68,10 @@ def latest_iteration(root: str | Path) -> int | None:
 
 
 def verify_checkpoint(directory: Path) -> dict:
-    """Fail, naming the file, on a partial or truncated checkpoint; return its sc2 metadata."""
-    from torch.distributed.checkpoint import FileSystemReader
+    """Fail, naming the file, on a partial, truncated or unsafe checkpoint; return its sc2 metadata.
 
+    Every pickle in it is read here with restricted unpicklers: megatron-core's loading, which
+    unpickles without restriction, then only meets checkpoint data."""
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint {directory} does not exist")
     meta_path = directory / SC2_METADATA
@@ -66,9 +81,10 @@ def verify_checkpoint(directory: Path) -> dict:
         if not (directory / name).is_file():
             raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing")
     try:
-        storage = FileSystemReader(str(directory)).read_metadata().storage_data
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {directory}: unreadable .metadata ({e})") from e
+        metadata = safe_loading.read_dist_metadata(directory)
+    except safe_loading.UnsafeCheckpointFile as e:
+        raise CheckpointError(str(e)) from None
+    storage = metadata.storage_data
     needed: dict[str, int] = {}
     for info in storage.values():
         needed[info.relative_path] = max(needed.get(info.relative_path, 0), info.offset + info.length)
@@ -80,6 +96,10 @@ def verify_checkpoint(directory: Path) -> dict:
             raise CheckpointError(
                 f"checkpoint {directory} is corrupted: {name} has {path.stat().st_size} bytes, needs {size}"
             )
+    try:
+        safe_loading.check_objects(directory, metadata)
+    except safe_loading.UnsafeCheckpointFile as e:
+        raise CheckpointError(str(e)) from None
     return json.loads(meta_path.read_text())
 
 
@@ -117,22 +137,20 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+def _model_key(index: int, num_chunks: int) -> str:
+    return "model" if num_chunks == 1 else f"model{index}"
+
+
 def _sharded_state(model: list, optimizer, *, with_optimizer: bool, with_rng: bool, is_loading: bool) -> dict:
     from megatron.core import parallel_state
     from megatron.core.dist_checkpointing.mapping import ShardedObject
     from megatron.core.utils import unwrap_model
 
-    state = {}
-    model_states = [unwrap_model(chunk).sharded_state_dict() for chunk in model]
-    if len(model) == 1:
-        state["model"] = model_states[0]
-    else:
-        state.update({f"model{i}": s for i, s in enumerate(model_states)})
+    # Megatron-LM's layout: `model`, or one `model<i>` per virtual stage. The chunks' local keys
+    # repeat (each numbers its layers from 0), so the optimizer maps its params over them all.
+    state = {_model_key(i, len(model)): unwrap_model(chunk).sharded_state_dict() for i, chunk in enumerate(model)}
     if with_optimizer:
-        merged = {}
-        for s in model_states:
-            merged.update(s)
-        state["optimizer"] = optimizer.sharded_state_dict(merged, is_loading=is_loading, metadata=OPTIMIZER_FORMAT)
+        state["optimizer"] = optimizer.sharded_state_dict(state, is_loading=is_loading, metadata=OPTIMIZER_FORMAT)
     if with_rng:
         pp, tp = parallel_state.get_pipeline_model_parallel_rank(), parallel_state.get_tensor_model_parallel_rank()
         state["rng_state"] = ShardedObject(
@@ -153,15 +171,15 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
     from megatron.core import dist_checkpointing
 
     root = Path(root)
-    directory = iteration_dir(root, iteration)
+    directory, partial = iteration_dir(root, iteration), partial_dir(root, iteration)
     if latest_iteration(root) == iteration:
         return directory  # complete already: the marker's checkpoint is never rewritten
     rank = torch.distributed.get_rank()
     if rank == 0:
         root.mkdir(parents=True, exist_ok=True)
-        if directory.exists():  # left by an interrupted save of this iteration
-            shutil.rmtree(directory)
-        directory.mkdir()
+        if partial.exists():  # left by an interrupted save of this iteration
+            shutil.rmtree(partial)
+        partial.mkdir()
     torch.distributed.barrier()
     state = _sharded_state(model, optimizer, with_optimizer=not model_only, with_rng=not model_only, is_loading=False)
     state["common"] = common
@@ -169,11 +187,14 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
     def finalize():
         torch.distributed.barrier()
         if rank == 0:
-            write_metadata(directory, iteration, model_config, parallel, common, model_only=model_only)
+            write_metadata(partial, iteration, model_config, parallel, common, model_only=model_only)
+            if directory.exists():  # an older save of this iteration that the marker does not name
+                shutil.rmtree(directory)
+            os.replace(partial, directory)
             write_marker(root, iteration)
         torch.distributed.barrier()
 
-    request = dist_checkpointing.save(state, str(directory), async_sharded_save=async_queue is not None)
+    request = dist_checkpointing.save(state, str(partial), async_sharded_save=async_queue is not None)
     if async_queue is None:
         finalize()
     else:
@@ -236,7 +257,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
     state = _sharded_state(model, optimizer, with_optimizer=with_optimizer, with_rng=with_rng, is_loading=True)
     loaded = dist_checkpointing.load(state, str(directory))
     for i, chunk in enumerate(model):
-        unwrap_model(chunk).load_state_dict(loaded["model" if len(model) == 1 else f"model{i}"])
+        unwrap_model(chunk).load_state_dict(loaded[_model_key(i, len(model))])
     if with_optimizer:
         optimizer.load_state_dict(loaded["optimizer"])
     if with_rng:

@@ -27,7 +27,7 @@ from megatron_sc2.model import (
     transformer_engine_available,
 )
 from megatron_sc2.model.fusions import fusion_switches, report
-from megatron_sc2.training import checkpointing
+from megatron_sc2.training import checkpointing, save_lock
 from megatron_sc2.training.arguments import RunConfig
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals
@@ -159,6 +159,7 @@ def pretrain(run: RunConfig) -> None:
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
+    lock = save_lock.hold(run.save) if run.save else None
     try:
         while index < len(run.stages):
             stage = run.stages[index]
@@ -193,6 +194,8 @@ def pretrain(run: RunConfig) -> None:
     finally:
         saver.close()
         metrics.close()
+        if lock is not None:
+            lock.release()
 
 
 def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: MetricsLogger,

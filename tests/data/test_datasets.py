@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from megatron_sc2.data.datasets import build_datasets
+from megatron_sc2.data.datasets import DatasetError, build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.special_tokens import FIM_PREFIX
 
@@ -88,11 +89,50 @@ def test_split_without_documents_is_an_error(stdlib_indexed_dataset, sc2_tokeniz
 
 def test_missing_files_name_the_prefix(stdlib_indexed_dataset, sc2_tokenizer, tmp_path):
     missing = str(tmp_path / "nothing_content_document")
-    with pytest.raises(FileNotFoundError, match=f"{missing}.bin and {missing}.idx"):
+    with pytest.raises(DatasetError, match=f"{missing}.bin and {missing}.idx"):
         build(["0.5", stdlib_indexed_dataset, "0.5", missing], sc2_tokenizer, tmp_path)
     without_suffix = stdlib_indexed_dataset.removesuffix("_content_document")
-    with pytest.raises(FileNotFoundError, match="did you mean .*stdlib_content_document"):
+    with pytest.raises(DatasetError, match="did you mean .*stdlib_content_document"):
         build([without_suffix], sc2_tokenizer, tmp_path)
+
+
+def copy_dataset(prefix: str, into: Path) -> str:
+    for ext in (".bin", ".idx"):
+        shutil.copy(f"{prefix}{ext}", into / f"data{ext}")
+    return str(into / "data")
+
+
+def test_a_bin_cut_short_is_refused_before_training(stdlib_indexed_dataset, sc2_tokenizer, tmp_path):
+    prefix = copy_dataset(stdlib_indexed_dataset, tmp_path)
+    size = os.path.getsize(f"{prefix}.bin")
+    os.truncate(f"{prefix}.bin", size - 3000)  # the last document loses its end
+    with pytest.raises(DatasetError, match=f"prefix {prefix}: {prefix}.bin has {size - 3000} bytes but "
+                                           f"{prefix}.idx indexes {size} \\(truncated.*re-run tools/preprocess_data"):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
+
+
+def test_a_bin_and_idx_from_different_runs_are_refused(stdlib_indexed_dataset, stdlib_documents, sc2_tokenizer,
+                                                       tmp_path):
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    prefix = copy_dataset(stdlib_indexed_dataset, tmp_path)
+    other = IndexedDatasetBuilder(f"{prefix}.bin", dtype=np.uint16)  # a smaller run's .bin over ours
+    for ids in sc2_tokenizer.encode_batch(stdlib_documents[:30]):
+        other.add_document(np.array([*ids, sc2_tokenizer.eod], dtype=np.uint16), [len(ids) + 1])
+    other.finalize(str(tmp_path / "other.idx"))
+    with pytest.raises(DatasetError, match=f"{prefix}.bin has .* bytes but {prefix}.idx indexes .*different runs"):
+        build(["0.5", stdlib_indexed_dataset, "0.5", prefix], sc2_tokenizer, tmp_path / "cache")
+
+
+def test_a_truncated_or_foreign_idx_is_refused(stdlib_indexed_dataset, sc2_tokenizer, tmp_path):
+    prefix = copy_dataset(stdlib_indexed_dataset, tmp_path)
+    size = os.path.getsize(f"{prefix}.idx")
+    os.truncate(f"{prefix}.idx", size - 8)
+    with pytest.raises(DatasetError, match=f"{prefix}.idx has {size - 8} bytes, its header describes {size}"):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
+    Path(f"{prefix}.idx").write_bytes(b"not an index")
+    with pytest.raises(DatasetError, match=f"{prefix}.idx is not a Megatron index"):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
 
 
 def test_fim_samples_keep_labels_the_shifted_tokens(stdlib_indexed_dataset, sc2_tokenizer, tmp_path):

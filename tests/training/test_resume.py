@@ -13,14 +13,19 @@ from megatron_sc2.training.checkpointing import latest_iteration, resolve, write
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
 
 
-def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(training_data, tmp_path):
+@pytest.mark.parametrize("pipeline", [
+    pytest.param(["--pipeline-model-parallel-size", "2"], id="pp2"),
+    pytest.param(["--pipeline-model-parallel-size", "2", "--num-layers-per-virtual-pipeline-stage", "1"],
+                 id="pp2-interleaved"),
+])
+def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(training_data, tmp_path, pipeline):
     ref, run = tmp_path / "ref", tmp_path / "killed"
-    pretrain(2, base_args(training_data, ref, "--pipeline-model-parallel-size", "2", *STEPS))
+    pretrain(2, base_args(training_data, ref, *pipeline, *STEPS))
     expected = losses(ref / "metrics.jsonl")
     assert sorted(expected) == list(range(1, 9))
 
     kill_after = random.Random().randint(2, 6)
-    args = base_args(training_data, run, "--pipeline-model-parallel-size", "2", *STEPS,
+    args = base_args(training_data, run, *pipeline, *STEPS,
                      "--save", run / "ckpt", "--save-interval", "1")
     job = start_pretrain(2, args, tmp_path / "killed.log")
     deadline = time.monotonic() + 300
