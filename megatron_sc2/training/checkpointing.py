@@ -216,7 +216,9 @@ def check_compatible(saved: dict, model_config: ModelConfig, directory: Path) ->
     }
     if different:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in sorted(different.items()))
-        raise CheckpointError(f"checkpoint {directory} holds another model ({detail})")
+        hint = "; the vocabulary follows --tokenizer-model unless --vocab-size is given" if "vocab_size" in different \
+            else ""
+        raise CheckpointError(f"checkpoint {directory} holds another model ({detail}){hint}")
 
 
 def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: ModelConfig,
