@@ -116,12 +116,12 @@ SINGLE_STAGE_KEYS = ("seq_length", "global_batch_size", "train_iters", "train_to
                      "lr_warmup_fraction", "lr_decay_iters", "lr_decay_samples")
 # Architecture flags (dest) -> ModelConfig fields; they override --model's preset when both are given.
 # (--rotary-base is a stage setting: the model's base is only the stages' default.)
-ARCHITECTURE = {"num_layers": "num_layers", "hidden_size": "hidden_size", "ffn_hidden_size": "ffn_hidden_size",
-                "num_attention_heads": "num_attention_heads", "num_query_groups": "num_query_groups",
-                "max_position_embeddings": "max_position_embeddings", "init_method_std": "init_method_std", "hidden_dropout": "hidden_dropout",
-                "attention_dropout": "attention_dropout", "norm_epsilon": "layernorm_epsilon",
-                "vocab_size": "vocab_size", "make_vocab_size_divisible_by": "make_vocab_size_divisible_by"}
-# Megatron-LM's defaults for what a model described by flags alone leaves out.
+ARCHITECTURE = {dest: dest for dest in (
+    "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "num_query_groups",
+    "max_position_embeddings", "init_method_std", "hidden_dropout", "attention_dropout", "vocab_size",
+    "make_vocab_size_divisible_by")} | {"norm_epsilon": "layernorm_epsilon"}
+# Megatron-LM's defaults for what a model described by flags alone leaves out (besides an MLP of
+# 4 x hidden, one query group with --group-query-attention, else one per head).
 FLAG_MODEL_DEFAULTS = {"rotary_base": 10000.0, "hidden_dropout": 0.1, "attention_dropout": 0.1}
 
 
@@ -155,9 +155,9 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m megatron_sc2.pretrain",
         description="Pretrain a StarCoder2 model on megatron-core (TP x PP x DP, context-length stages).",
-        epilog="Keys of --config YAML are the flag names with '_' for '-', plus 'stages:' (a list of "
-        "{name, train_iters|train_tokens|train_samples, seq_length, rotary_base, sliding_window, global_batch_size, "
-        "lr, min_lr, lr_warmup_iters|lr_warmup_samples|lr_warmup_fraction, lr_decay_iters|lr_decay_samples}). "
+        epilog="Keys of --config YAML are the flag names with '_' for '-', plus 'stages:' (a list of {name, "
+        "train_iters|train_tokens|train_samples, seq_length, rotary_base, sliding_window, global_batch_size, lr, "
+        "min_lr, lr_warmup_iters|lr_warmup_samples|lr_warmup_fraction, lr_decay_iters|lr_decay_samples}). "
         "Flags given here override the file. Megatron-LM flags without an effect here are accepted; those "
         "with no equivalent are refused with what to use (docs/training.md).",
         argument_default=argparse.SUPPRESS if suppress_defaults else None,
@@ -183,7 +183,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     options, unknown = parser.parse_known_args(argv)
     flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]
     if flags:
-        known = [s for action in parser._actions for s in action.option_strings if action.help != argparse.SUPPRESS]
+        known = ["--config", *(flag for _, flag, *_ in OPTIONS)]
         close = difflib.get_close_matches(flags[0], known, n=1)
         raise SystemExit(f"{parser.prog}: error: unknown flag {flags[0]}"
                          + (f" (did you mean {close[0]}?)" if close else " (see --help)"))
@@ -311,28 +311,28 @@ def _value_problems(options, stage_specs) -> list[str]:
 
 def _model_config(options, given: set) -> ModelConfig:
     """--model's preset (or file) with the architecture flags over it; without --model, the flags alone."""
-    flags = {field: getattr(options, dest) for dest, field in ARCHITECTURE.items() if getattr(options, dest) is not None}
+    flags = {field: getattr(options, dest) for dest, field in ARCHITECTURE.items()
+             if getattr(options, dest) is not None}
     if options.untie_embeddings_and_output_weights:
         flags["tie_embeddings"] = False
-    if options.num_query_groups is not None and not options.group_query_attention and "model" not in given:
-        raise ValueError("--num-query-groups takes effect only with --group-query-attention (as in Megatron-LM)")
     if "model" in given or not ({"num_layers", "hidden_size", "num_attention_heads"} & given):
         base = load_model_config(options.model)
-        if options.vocab_size is None and Path(options.model).is_file() and "vocab_size" in \
-                read_model_file(options.model):
+        if options.vocab_size is None and Path(options.model).is_file() and \
+                "vocab_size" in read_model_file(options.model):
             options.vocab_size = base.vocab_size  # a model file that sets the vocabulary keeps it
         return base.replace(**flags)
     missing = [f for f in ("--num-layers", "--hidden-size", "--num-attention-heads") if _dest(f) not in flags]
     if missing:
         raise ValueError(f"describe the model with --model PRESET, or with --num-layers, --hidden-size and "
                          f"--num-attention-heads (missing {', '.join(missing)})")
-    heads = flags["num_attention_heads"]
+    if options.num_query_groups is not None and not options.group_query_attention:
+        raise ValueError("--num-query-groups takes effect only with --group-query-attention (as in Megatron-LM)")
     return ModelConfig(**{
+        **FLAG_MODEL_DEFAULTS,
         "ffn_hidden_size": 4 * flags["hidden_size"],
-        "num_query_groups": heads if not options.group_query_attention else flags.get("num_query_groups", heads),
-        "max_position_embeddings": options.seq_length or 16384,
+        "num_query_groups": 1 if options.group_query_attention else flags["num_attention_heads"],
+        "max_position_embeddings": options.seq_length or ModelConfig.max_position_embeddings,
         "rotary_base": options.rotary_base or FLAG_MODEL_DEFAULTS["rotary_base"],
-        **{k: v for k, v in FLAG_MODEL_DEFAULTS.items() if k != "rotary_base"},
         **flags,
     })
 
