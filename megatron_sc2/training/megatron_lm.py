@@ -35,6 +35,12 @@ ACCEPTED = {
     "--num-dataset-builder-threads": "megatron-core's default is used",
     "--log-throughput": "throughput is always logged",
     "--timing-log-level": "iteration time is always logged",
+    "--log-timers-to-tensorboard": "iteration time is always logged",
+    "--log-validation-ppl-to-tensorboard": "validation perplexity is always logged",
+    "--log-memory-to-tensorboard": "peak memory is always logged",
+    "--calculate-per-token-loss": "the loss is always a token mean over the global batch",
+    "--accumulate-allreduce-grads-in-fp32": "gradients are always reduced in fp32",
+    "--check-for-nan-in-loss-and-grad": "a NaN/Inf loss always stops the run (or is skipped with --skip-nan-steps)",
 }
 
 # flag: the values that describe what this trainer does anyway.
@@ -48,6 +54,7 @@ CHOICES = {
     "--distributed-backend": ("nccl", "gloo"),  # the backend follows the device
     "--recompute-method": ("uniform",),
     "--rotary-percent": ("1.0",),
+    "--attention-backend": ("auto",),  # TransformerEngine chooses flash or fused attention
 }
 
 # flag: what to use instead.
@@ -112,6 +119,9 @@ REFUSED = {
     "--ckpt-convert-format": "use tools/convert_checkpoint.py",
     "--use-legacy-models": "the model is always megatron-core's GPTModel",
     "--tensorboard-log-interval": "TensorBoard gets every --log-interval line",
+    "--use-checkpoint-args": "the model comes from --model or the architecture flags (a checkpoint of another "
+                             "model is refused, naming the differences)",
+    "--tp-comm-overlap": "tensor-parallel communication overlap is not available: drop the flag",
 }
 DEST_PREFIX = "megatron_lm__"
 

@@ -3,6 +3,7 @@ understood, accepted as no-ops or refused with what to use; a model can be descr
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,9 @@ def test_save_and_load_of_one_missing_folder_is_a_fresh_start_but_a_missing_load
     fresh = tmp_path / "fresh"
     assert parse_args(base + ["--save", str(fresh), "--load", str(fresh)]).load == str(fresh)
     assert problems(base + ["--load", str(fresh)]) == [f"--load {fresh}: no such checkpoint directory"]
+
+
+def test_the_docs_list_every_accepted_and_refused_flag():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    missing = [f for f in (*megatron_lm.ACCEPTED, *megatron_lm.CHOICES, *megatron_lm.REFUSED) if f"`{f}`" not in docs]
+    assert missing == []
