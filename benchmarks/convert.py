@@ -80,7 +80,8 @@ def measure(command: list[str]) -> tuple[float, int]:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--preset", default="sc2-3b")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sc2-convert-bench"))
     parser.add_argument("--max-shard-size", default="5GB")

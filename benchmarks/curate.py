@@ -96,7 +96,8 @@ def bench_pipeline(docs) -> float:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--docs", type=int, default=2000)
     args = parser.parse_args()
     docs = documents(args.docs)

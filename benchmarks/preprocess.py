@@ -187,7 +187,7 @@ def raw_encode(corpus: Path, tokenizer_json: Path, workers: int) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)  # fmt: skip
     parser.add_argument("--megatron-lm", help="Megatron-LM checkout (omit to skip the side-by-side runs)")
     parser.add_argument(
         "--extra-pythonpath", nargs="*", default=[], help="added to PYTHONPATH for Megatron-LM"

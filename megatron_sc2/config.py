@@ -98,17 +98,22 @@ class ModelConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> ModelConfig:
         """Read a custom size from a YAML or JSON file."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+        return cls.from_dict(read_model_file(path))
 
-            values = yaml.safe_load(text)
-        else:
-            values = json.loads(text)
-        if not isinstance(values, dict):
-            raise TypeError(f"{path}: expected a mapping of model config keys")
-        return cls.from_dict(values)
+
+def read_model_file(path: str | Path) -> dict:
+    """The mapping of a model YAML or JSON file."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text)
+    else:
+        values = json.loads(text)
+    if not isinstance(values, dict):
+        raise TypeError(f"{path}: expected a mapping of model config keys")
+    return values
 
 
 # Released StarCoder2 architectures (reference/starcoder2.md §1.1). rotary_base and

@@ -41,7 +41,7 @@ def stdlib_records(packages: list[str] | None = None):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("output", help="JSONL file to write")
     parser.add_argument("--packages", nargs="+", help="only these top-level packages/modules (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="write the corpus N times (a larger corpus)")

@@ -36,6 +36,7 @@ DEFAULTS = PreprocessConfig(inputs=[], output_prefix="", tokenizer_type="", toke
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1]
         + "\nSkip reasons (counted, reported, never written):\n"

@@ -32,6 +32,7 @@ from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         description=__doc__.split("\n\n")[0],
         epilog="Input records are JSON objects, one per line; files may be .jsonl or .jsonl.gz.",
     )

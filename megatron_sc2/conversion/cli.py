@@ -27,12 +27,12 @@ padded for the given tensor-parallel size; any pipeline size loads it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="convert_checkpoint", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="convert_checkpoint", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     export = commands.add_parser("export", help="our checkpoint -> HF folder", description=EXPORT_HELP,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     export.add_argument("--load", type=Path, required=True, metavar="CKPT_DIR",
                         help="checkpoint folder (holding latest_checkpointed_iteration.txt and iter_*/)")
     export.add_argument("--iteration", type=int, default=None, metavar="N",
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest safetensors shard, e.g. 5GB or 500MiB (default: 5GB)")
 
     imp = commands.add_parser("import", help="HF folder -> our checkpoint", description=IMPORT_HELP,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     imp.add_argument("--hf", type=Path, required=True, metavar="HF_DIR", help="HF Starcoder2ForCausalLM folder")
     imp.add_argument("--save", type=Path, required=True, metavar="CKPT_DIR",
                      help="new checkpoint folder (must not already hold a checkpoint)")

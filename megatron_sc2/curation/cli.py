@@ -11,6 +11,7 @@ from megatron_sc2.curation.stats import RefusedInput
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="curate.py",
         description="The Stack v2 curation (StarCoder2 paper §2-3) on datatrove: opt-out, basic filters, "
         "benchmark decontamination, MinHash near-deduplication (5-grams, 25x10 bands, Jaccard ~0.7, best file "

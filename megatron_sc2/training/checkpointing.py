@@ -237,11 +237,13 @@ def check_compatible(saved: dict, model_config: ModelConfig, directory: Path) ->
     }
     if different:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in sorted(different.items()))
-        raise CheckpointError(f"checkpoint {directory} holds another model ({detail})")
+        hint = "; the vocabulary follows --tokenizer-model unless --vocab-size is given" if "vocab_size" in different \
+            else ""
+        raise CheckpointError(f"checkpoint {directory} holds another model ({detail}){hint}")
 
 
 def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: ModelConfig,
-         parallel: ParallelConfig, load_optimizer: bool = True) -> dict:
+         parallel: ParallelConfig, load_optimizer: bool = True, load_rng: bool = True) -> dict:
     """Load into this run's layout; returns the common state (empty for a model-only checkpoint)."""
     from megatron.core import dist_checkpointing
     from megatron.core.utils import unwrap_model
@@ -253,7 +255,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
         saved_layout["tensor_model_parallel_size"] == parallel.tensor_model_parallel_size
         and saved_layout["pipeline_model_parallel_size"] == parallel.pipeline_model_parallel_size
     )
-    with_rng = with_optimizer and same_ranks
+    with_rng = load_rng and not meta.get("model_only", False) and same_ranks
     state = _sharded_state(model, optimizer, with_optimizer=with_optimizer, with_rng=with_rng, is_loading=True)
     loaded = dist_checkpointing.load(state, str(directory))
     for i, chunk in enumerate(model):

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 
 STAGE_KEYS = (
-    "name", "train_iters", "train_tokens", "seq_length", "rotary_base", "sliding_window",
-    "global_batch_size", "lr", "min_lr", "lr_warmup_iters",
+    "name", "train_iters", "train_tokens", "train_samples", "seq_length", "rotary_base", "sliding_window",
+    "global_batch_size", "lr", "min_lr", "lr_warmup_iters", "lr_warmup_samples", "lr_warmup_fraction",
+    "lr_decay_iters", "lr_decay_samples",
 )
 
 
@@ -27,6 +28,7 @@ class Stage:
     lr: float
     min_lr: float
     lr_warmup_iters: int
+    lr_decay_iters: int
 
     @property
     def tokens_per_iteration(self) -> int:
@@ -34,30 +36,52 @@ class Stage:
 
 
 def build_stage(values: dict, defaults: dict, index: int) -> Stage:
-    """A stage from its YAML mapping, unset keys taken from the run's top-level values."""
+    """A stage from its YAML mapping, unset keys taken from the run's top-level values.
+
+    Megatron-LM's sample counts (train, warmup, decay) become iterations at the stage's global
+    batch; a warmup fraction is a share of the decay iterations (Megatron-LM's rule).
+    """
     unknown = set(values) - set(STAGE_KEYS)
     if unknown:
         raise ValueError(f"stage {index}: unknown keys {sorted(unknown)}; known: {list(STAGE_KEYS)}")
     merged = {**{k: defaults.get(k) for k in STAGE_KEYS}, **values}
     name = merged.get("name") or f"stage{index}"
-    iters, tokens = values.get("train_iters"), values.get("train_tokens")
-    if iters is None and tokens is None:
-        iters, tokens = merged.get("train_iters"), merged.get("train_tokens")
-    if (iters is None) == (tokens is None):
-        raise ValueError(f"stage {name}: give exactly one of train_iters or train_tokens")
+    lengths = ("train_iters", "train_tokens", "train_samples")
+    given = {k: values[k] for k in lengths if values.get(k) is not None} or \
+        {k: merged[k] for k in lengths if merged.get(k) is not None}
+    if len(given) != 1:
+        raise ValueError(f"stage {name}: give exactly one of --train-iters, --train-tokens or --train-samples")
     missing = [k for k in ("seq_length", "global_batch_size", "lr", "rotary_base") if merged.get(k) is None]
     if missing:
         raise ValueError(f"stage {name}: missing {', '.join('--' + k.replace('_', '-') for k in missing)}")
     seq, gbs = int(merged["seq_length"]), int(merged["global_batch_size"])
-    if iters is None:
-        iters = math.ceil(float(tokens) / (seq * gbs))
+    (kind, amount), = given.items()
+    iters = {"train_iters": lambda: int(amount), "train_samples": lambda: int(amount) // gbs,
+             "train_tokens": lambda: math.ceil(float(amount) / (seq * gbs))}[kind]()
+    decay = _one_of(merged, name, {"lr_decay_iters": 1, "lr_decay_samples": gbs}, default=iters)
+    warmup_fraction = merged.get("lr_warmup_fraction")
+    warmup = _one_of(merged, name, {"lr_warmup_iters": 1, "lr_warmup_samples": gbs},
+                     default=round(float(warmup_fraction) * decay) if warmup_fraction is not None else 0)
+    if warmup_fraction is not None and (merged.get("lr_warmup_iters") or merged.get("lr_warmup_samples")):
+        raise ValueError(f"stage {name}: give one of --lr-warmup-iters, --lr-warmup-samples or --lr-warmup-fraction")
     window = merged.get("sliding_window")
     return Stage(
-        name=name, train_iters=int(iters), seq_length=seq, rotary_base=float(merged["rotary_base"]),
+        name=name, train_iters=iters, seq_length=seq, rotary_base=float(merged["rotary_base"]),
         sliding_window=None if window in (None, 0) else int(window), global_batch_size=gbs,
         lr=float(merged["lr"]), min_lr=float(merged.get("min_lr") or 0.0),
-        lr_warmup_iters=int(merged.get("lr_warmup_iters") or 0),
+        lr_warmup_iters=warmup, lr_decay_iters=decay,
     )
+
+
+def _one_of(values: dict, stage: str, keys: dict[str, int], default: int) -> int:
+    """The one of `keys` that is set (samples divided by the global batch), else `default`."""
+    given = {k: values[k] for k in keys if values.get(k) is not None}
+    if len(given) > 1:
+        raise ValueError(f"stage {stage}: give only one of {', '.join('--' + k.replace('_', '-') for k in given)}")
+    if not given:
+        return default
+    (key, value), = given.items()
+    return round(int(value) / keys[key])
 
 
 def total_iters(stages: list[Stage]) -> int:

@@ -27,8 +27,8 @@ from megatron_sc2.model import (
     transformer_engine_available,
 )
 from megatron_sc2.model.fusions import fusion_switches, report
-from megatron_sc2.training import checkpointing, save_lock
-from megatron_sc2.training.arguments import RunConfig
+from megatron_sc2.training import checkpointing, save_lock, schedule
+from megatron_sc2.training.arguments import RunConfig, same_directory
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
@@ -65,8 +65,6 @@ class StageParts:
 
 
 def build_stage(run: RunConfig, stage: Stage, tokenizer, dp_size: int) -> StageParts:
-    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
-
     model_config = stage_model_config(run, stage)
     transformer_config = to_transformer_config(
         model_config, run.parallel, bf16=run.bf16,
@@ -81,12 +79,7 @@ def build_stage(run: RunConfig, stage: Stage, tokenizer, dp_size: int) -> StageP
                           clip_grad=run.clip_grad),
         run.parallel, bf16=run.bf16,
     )
-    scheduler = OptimizerParamScheduler(
-        optimizer, init_lr=0.0, max_lr=stage.lr, min_lr=stage.min_lr,
-        lr_warmup_steps=stage.lr_warmup_iters, lr_decay_steps=stage.train_iters,
-        lr_decay_style=run.lr_decay_style, start_wd=run.weight_decay, end_wd=run.weight_decay,
-        wd_incr_steps=stage.train_iters, wd_incr_style="constant",
-    )
+    scheduler = schedule.build_scheduler(optimizer, stage, run)
     evaluations = stage.train_iters // run.eval_interval + 1
     fim = None
     if run.fim_rate > 0:
@@ -111,22 +104,28 @@ def kernel_report(stage: Stage) -> str:
                   sliding_window=windowed)
 
 
-def use_stage_learning_rates(parts: StageParts) -> None:
-    """A loaded optimizer brings its param groups' max/min LR, which megatron-core's scheduler
-    reads before its own: a new stage must put its own back."""
-    for group in parts.optimizer.param_groups:
-        group["max_lr"], group["min_lr"] = parts.stage.lr, parts.stage.min_lr
-    parts.scheduler.step(increment=0)
+def with_tokenizer_vocab(run: RunConfig, tokenizer) -> RunConfig:
+    """The embedding follows the tokenizer (padded for TP) unless --vocab-size is set."""
+    size = run.vocab_size or tokenizer.vocab_size
+    if size < tokenizer.vocab_size:
+        raise SystemExit(f"--vocab-size {size} is below the {tokenizer.vocab_size} tokens of --tokenizer-model "
+                         f"{run.tokenizer_model}: drop --vocab-size to follow the tokenizer")
+    return dataclasses.replace(run, model=run.model.replace(vocab_size=size))
 
 
 def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
     """(stage index, state, checkpoint to load, whether it continues that stage midway)."""
+    scratch = TrainState(stage_name=run.stages[0].name)
     if not run.load:
-        return 0, TrainState(stage_name=run.stages[0].name), None, False
+        return 0, scratch, None, False
+    if same_directory(run.load, run.save) and checkpointing.latest_iteration(run.load) is None:
+        log.info("--load %s holds no checkpoint yet: starting from scratch", run.load)
+        return 0, scratch, None, False
     directory, meta = checkpointing.resolve(run.load)
-    if meta.get("model_only"):
-        log.info("starting from the weights in %s (a model-only checkpoint)", directory)
-        return 0, TrainState(stage_name=run.stages[0].name), (directory, meta), False
+    if meta.get("model_only") or run.finetune:
+        log.info("starting at iteration 0 from the weights in %s (%s)", directory,
+                 "--finetune" if run.finetune else "a model-only checkpoint")
+        return 0, scratch, (directory, meta), False
     state = TrainState(**meta["train_state"])
     names = [s.name for s in run.stages]
     if state.stage_name not in names:
@@ -147,9 +146,7 @@ def pretrain(run: RunConfig) -> None:
     from megatron.core import parallel_state
 
     tokenizer = load_tokenizer(run.tokenizer_type, run.tokenizer_model)
-    if tokenizer.vocab_size > run.model.vocab_size:
-        raise SystemExit(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
-                         f"{run.model.vocab_size}: use a model config with vocab_size >= {tokenizer.vocab_size}")
+    run = with_tokenizer_vocab(run, tokenizer)
     dp_size = parallel_state.get_data_parallel_world_size()
     is_logging_rank = launch.rank == launch.world_size - 1  # the last pipeline stage has the loss
     metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
@@ -160,16 +157,20 @@ def pretrain(run: RunConfig) -> None:
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
     lock = save_lock.hold(run.save) if run.save else None
+    weights_only = run.finetune
     try:
         while index < len(run.stages):
             stage = run.stages[index]
             parts = build_stage(run, stage, tokenizer, dp_size)
             if checkpoint is not None:
                 common = checkpointing.load(*checkpoint, parts.model, parts.optimizer,
-                                            model_config=stage_model_config(run, stage), parallel=run.parallel)
-                use_stage_learning_rates(parts)
+                                            model_config=stage_model_config(run, stage), parallel=run.parallel,
+                                            load_optimizer=run.load_optim and not weights_only,
+                                            load_rng=run.load_rng and not weights_only)
+                weights_only = False  # --finetune: the first checkpoint only; stage boundaries load all
                 if continues_stage:
-                    parts.scheduler.load_state_dict(common["scheduler"])
+                    schedule.resume(parts.scheduler, common["scheduler"], run)
+                schedule.apply(parts.scheduler, parts.optimizer)
             if launch.rank == 0:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
                          stage.name, stage.train_iters, stage.seq_length, stage.rotary_base,
@@ -252,7 +253,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
                              "consumed_samples": state.consumed_samples,
                              "consumed_tokens": state.consumed_tokens, "valid_loss": valid_loss,
                              "valid_ppl": float(torch.tensor(valid_loss).exp()) if valid_loss is not None else None})
-        if run.exit_interval and state.iteration >= run.exit_interval:
+        if run.exit_interval and state.iteration % run.exit_interval == 0:
             return f"reached --exit-interval {run.exit_interval}"
         reason = exit_signals.reason()
         if reason:

@@ -59,7 +59,7 @@ def test_configuration_errors_are_reported_together_before_any_work(training_dat
         parse_args(args, world_size=4)
     message = str(error.value)
     assert "must divide the 2 KV groups" in message
-    assert "seq_length 1024 exceeds the model's max_position_embeddings 512" in message
+    assert "--seq-length 1024 exceeds the model's max_position_embeddings 512" in message
     assert "--load" in message and "no such checkpoint directory" in message
     with pytest.raises(SystemExit, match="global batch 6 is not a multiple of micro batch 2 x data parallel 4"):
         parse_args(args[:-4], world_size=4)

@@ -1,0 +1,65 @@
+"""A stage's LR and weight-decay schedule (megatron-core's OptimizerParamScheduler), and what a run
+that continues a stage does when its flags describe another schedule than its checkpoint's.
+
+Megatron-LM's two flags decide: `--override-opt_param-scheduler` takes the flags' schedule,
+`--use-checkpoint-opt_param-scheduler` keeps the checkpoint's; either way the step count comes
+from the checkpoint. With neither, a difference is refused in one line that names both (Megatron-LM
+fails an assert there); a run never silently keeps an old schedule (a larger --train-iters used
+to leave the LR at --min-lr) nor silently jumps to a new one.
+"""
+
+from __future__ import annotations
+
+from megatron_sc2.training.checkpointing import CheckpointError
+
+# state_dict key -> the flags that set it.
+SCHEDULE_FLAGS = {
+    "max_lr": "--lr", "min_lr": "--min-lr", "lr_warmup_steps": "--lr-warmup-iters",
+    "lr_decay_steps": "--lr-decay-iters (default --train-iters)", "lr_decay_style": "--lr-decay-style",
+    "start_wd": "--weight-decay", "end_wd": "--weight-decay",
+}
+
+
+class ScheduleMismatch(CheckpointError):
+    pass
+
+
+def build_scheduler(optimizer, stage, run):
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+    return OptimizerParamScheduler(
+        optimizer, init_lr=0.0, max_lr=stage.lr, min_lr=stage.min_lr,
+        lr_warmup_steps=stage.lr_warmup_iters, lr_decay_steps=stage.lr_decay_iters,
+        lr_decay_style=run.lr_decay_style, start_wd=run.weight_decay, end_wd=run.weight_decay,
+        wd_incr_steps=stage.train_iters, wd_incr_style="constant",
+        # megatron-core takes the checkpoint's values unless told to override; with neither flag,
+        # `resume` has already refused any difference, so the values it takes are the flags'.
+        use_checkpoint_opt_param_scheduler=not run.override_opt_param_scheduler,
+        override_opt_param_scheduler=run.override_opt_param_scheduler,
+    )
+
+
+def differences(scheduler, saved: dict) -> list[str]:
+    """'--flag now (checkpoint was)' for each schedule value the flags change."""
+    current = scheduler.state_dict()
+    return [f"{flag} {current[key]} (checkpoint: {saved[key]})" for key, flag in SCHEDULE_FLAGS.items()
+            if key in saved and current[key] != saved[key]]
+
+
+def resume(scheduler, saved: dict, run) -> None:
+    """Continue a stage's schedule from its checkpoint, under Megatron-LM's two flags."""
+    changed = differences(scheduler, saved)
+    if changed and not (run.override_opt_param_scheduler or run.use_checkpoint_opt_param_scheduler):
+        raise ScheduleMismatch(
+            f"the flags change the checkpoint's LR schedule ({'; '.join(changed)}): add "
+            f"--override-opt_param-scheduler to use the flags' schedule from the checkpoint's step, or "
+            f"--use-checkpoint-opt_param-scheduler to keep the checkpoint's")
+    scheduler.load_state_dict(saved)
+
+
+def apply(scheduler, optimizer) -> None:
+    """Make the optimizer's param groups follow the scheduler: a loaded optimizer brings the
+    max/min LR it was saved with, which megatron-core's scheduler reads before its own."""
+    for group in optimizer.param_groups:
+        group["max_lr"], group["min_lr"] = scheduler.max_lr, scheduler.min_lr
+    scheduler.step(increment=0)
