@@ -28,6 +28,8 @@ OPTIONS = [
     ("parallel", "--num-layers-per-virtual-pipeline-stage", _INT, None, "layers per interleaved stage"),
     ("parallel", "--use-distributed-optimizer", _BOOL, False, "shard optimizer state over data parallel"),
     ("parallel", "--sequence-parallel", _BOOL, False, "sequence parallelism (GPU / TransformerEngine only)"),
+    ("parallel", "--distributed-timeout-minutes", _FLOAT, 10.0,
+     "end the job when a collective or a step waits this long (fractions allowed)"),
     ("parallel", "--recompute-granularity", _STR, None, "activation recompute: selective or full"),
     ("parallel", "--recompute-num-layers", _INT, 1, "layers per recompute unit with --recompute-granularity full"),
     ("batch", "--micro-batch-size", _INT, 1, "sequences per microbatch per data-parallel rank"),
@@ -213,6 +215,8 @@ def validate(options, stage_specs, explicit: dict, world_size: int | None) -> Ru
         problems.append("--save-interval needs --save")
     if options.load and not Path(options.load).is_dir():
         problems.append(f"--load {options.load}: no such checkpoint directory")
+    if not options.distributed_timeout_minutes > 0:
+        problems.append("--distributed-timeout-minutes must be > 0 (fractions such as 0.5 are allowed)")
     if options.sequence_parallel and options.tensor_model_parallel_size == 1:
         problems.append("--sequence-parallel needs --tensor-model-parallel-size > 1")
     if problems:

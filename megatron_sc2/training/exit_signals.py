@@ -1,7 +1,9 @@
-"""Stop cleanly, with a checkpoint, on SLURM preemption (SIGTERM / SIGUSR1) or a wall-time limit.
+"""Stop cleanly, with a checkpoint, on SLURM preemption (SIGTERM / SIGUSR1), Ctrl-C (SIGINT, when
+there is a checkpoint to save) or a wall-time limit.
 
 A signal may reach only some ranks, so every rank agrees once per iteration (one tiny
-all-reduce) before any of them starts saving.
+all-reduce) before any of them starts saving. The handler only takes note: a signal arriving
+again, or during a save, never interrupts the save.
 """
 
 from __future__ import annotations
