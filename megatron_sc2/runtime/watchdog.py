@@ -35,7 +35,7 @@ def is_collective_error(error: Exception) -> bool:
 class ProgressWatchdog:
     def __init__(self, timeout_minutes: float, what: str = "iteration"):
         self.timeout_s = 60 * timeout_minutes
-        self.interval_s = min(10.0, self.timeout_s / 10)
+        self.interval_s = min(2.0, self.timeout_s / 10)
         self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
         self.host, self.what = socket.gethostname(), what
         self.store = torch.distributed.distributed_c10d._get_default_store()
@@ -91,7 +91,7 @@ class ProgressWatchdog:
         """Which ranks are frozen (heartbeat stopped) or behind, from the store (which may itself be gone)."""
         try:
             before = self._read()
-            for _ in range(3):  # peers doing the same must see this rank alive
+            for _ in range(2):  # peers doing the same must see this rank alive
                 time.sleep(self.interval_s)
                 self._beat()
             after = self._read()

@@ -3,7 +3,8 @@ there is a checkpoint to save) or a wall-time limit.
 
 A signal may reach only some ranks, so every rank agrees once per iteration (one tiny
 all-reduce) before any of them starts saving. The handler only takes note: a signal arriving
-again, or during a save, never interrupts the save.
+again, or during a save, never interrupts the save. SLURM signals every process of the job, so
+the helper process megatron-core's checkpoint writer reports through is started deaf to them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class ExitSignals:
     def __init__(self, exit_duration_mins: float | None, signals=(signal.SIGTERM, signal.SIGUSR1)):
         self.received: str | None = None
         self.deadline = None if exit_duration_mins is None else time.monotonic() + 60 * exit_duration_mins
+        start_checkpoint_writer_queue(ignoring=signals)
         for sig in signals:
             signal.signal(sig, self._handle)
 
@@ -36,3 +38,17 @@ class ExitSignals:
         if local[1]:
             return "reached --exit-duration-in-mins"
         return None
+
+
+def start_checkpoint_writer_queue(ignoring) -> None:
+    """megatron-core's checkpoint writer sends its results through a queue served by a spawned
+    process, started at the first save; a SIGTERM meant for the trainer would kill it mid-save
+    (BrokenPipeError, a lost checkpoint). Start it now, inheriting these signals ignored."""
+    from megatron.core.dist_checkpointing.strategies.filesystem_async import _get_write_results_queue
+
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignoring}
+    try:
+        _get_write_results_queue()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
