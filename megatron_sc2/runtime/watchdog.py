@@ -33,11 +33,11 @@ def is_collective_error(error: Exception) -> bool:
 
 
 class ProgressWatchdog:
-    def __init__(self, timeout_minutes: float, what: str = "iteration"):
+    def __init__(self, timeout_minutes: float):
         self.timeout_s = 60 * timeout_minutes
         self.interval_s = min(2.0, self.timeout_s / 10)
         self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        self.host, self.what = socket.gethostname(), what
+        self.host = socket.gethostname()
         self.store = torch.distributed.distributed_c10d._get_default_store()
         self._step, self._label, self._started, self._armed, self._beats = 0, "", time.monotonic(), False, 0
         self._lock = threading.Lock()  # one store request at a time from this process
@@ -79,7 +79,7 @@ class ProgressWatchdog:
                f"{self._peers()}"
 
     def _where(self) -> str:
-        return f"{self.what} {self._step}{self._label} on rank {self.rank} ({self.host})"
+        return f"iteration {self._step}{self._label} on rank {self.rank} ({self.host})"
 
     def _read(self) -> dict[int, list[str]]:
         keys = [KEY.format(r) for r in range(self.world_size)]
@@ -104,7 +104,7 @@ class ProgressWatchdog:
             if r not in after:
                 return f"rank {r} (never reported)"
             _, step, host, pid = after[r]
-            return f"rank {r} on {host} (pid {pid}, at {self.what} {step})"
+            return f"rank {r} on {host} (pid {pid}, at iteration {step})"
 
         parts = []
         if frozen:

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 from multirank import REPO, free_port
-from pretrain_runs import SCHEDULE, base_args, environment, losses, pretrain
+from pretrain_runs import SCHEDULE, base_args, environment, losses, pretrain, read_metrics
 
 from megatron_sc2.runtime.watchdog import EXIT_CODE
 from megatron_sc2.training.checkpointing import latest_iteration, resolve
@@ -78,7 +78,12 @@ def test_the_surviving_node_ends_and_a_relaunch_resumes_exactly(failure, trainin
     resolve(run / "ckpt")  # the marker names a complete checkpoint
     assert 4 <= last < 10
 
+    logged = len(read_metrics(run / "metrics.jsonl"))
+    relaunched_at = time.monotonic()
     relaunched = run_two_nodes(args + ["--load", str(run / "ckpt")], tmp_path, "second")
+    while len(read_metrics(run / "metrics.jsonl")) == logged and relaunched[0].poll() is None:
+        time.sleep(0.1)
+    print(f"relaunch: first new iteration logged {time.monotonic() - relaunched_at:.1f} s after the relaunch")
     for node in relaunched:
         assert node.wait(timeout=600) == 0, (tmp_path / "second.node0.log").read_text()[-3000:]
     assert losses(run / "metrics.jsonl") == expected  # every iteration, bitwise
