@@ -19,7 +19,6 @@ class ExitSignals:
     def __init__(self, exit_duration_mins: float | None, signals=(signal.SIGTERM, signal.SIGUSR1)):
         self.received: str | None = None
         self.deadline = None if exit_duration_mins is None else time.monotonic() + 60 * exit_duration_mins
-        start_checkpoint_writer_queue(ignoring=signals)
         for sig in signals:
             signal.signal(sig, self._handle)
 

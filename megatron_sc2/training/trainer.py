@@ -27,7 +27,7 @@ from megatron_sc2.runtime.watchdog import EXIT_CODE, ProgressWatchdog, is_collec
 from megatron_sc2.training import checkpointing
 from megatron_sc2.training.arguments import RunConfig
 from megatron_sc2.training.data import microbatches
-from megatron_sc2.training.exit_signals import ExitSignals
+from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_writer_queue
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
@@ -145,8 +145,10 @@ def pretrain(run: RunConfig) -> None:
     metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
                             is_logging_rank)
     # Ctrl-C saves too when there is somewhere to save; otherwise it interrupts as usual.
-    exit_signals = ExitSignals(run.exit_duration_in_mins,
-                               (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.save else ()))
+    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.save else ())
+    if run.save:
+        start_checkpoint_writer_queue(ignoring=stop_signals)
+    exit_signals = ExitSignals(run.exit_duration_in_mins, stop_signals)
     watchdog = ProgressWatchdog(run.distributed_timeout_minutes)
     saver = CheckpointSaver(run)
     index, state, checkpoint, continues_stage = find_start(run)
