@@ -74,6 +74,7 @@ class ProgressWatchdog:
 
     def explain(self, error: Exception) -> str:
         """One line for a collective that failed: where, why, and which ranks are silent or behind."""
+        self._armed = False  # this report replaces the watchdog's own
         lines = str(error).strip().splitlines()
         return f"{self._where()} failed in a collective ({(lines[0] if lines else type(error).__name__)[:200]}); " \
                f"{self._peers()}"
