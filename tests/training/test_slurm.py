@@ -102,6 +102,8 @@ def test_sbatch_trains_both_stages_and_resumes_after_scancel_and_requeue(slurm, 
     job = submit(slurm, training_data, requeued, tiny_config(tmp_path))
     wait_for_checkpoint(requeued, 4, slurm, job)
     slurm.run("scontrol", "requeue", job, check=True)
+    slurm.wait(job, until=("PENDING",))
+    slurm.run("scontrol", "update", f"jobid={job}", "StartTime=now")  # skip SLURM's two-minute requeue delay
     info = finished(slurm, job, logs)
     assert int(info["Restarts"]) == 1
     assert losses(requeued / "metrics.jsonl") == expected
