@@ -83,12 +83,13 @@ class Slurm:
             self._pids.append(_pid(munge_pid_file))
         subprocess.run([_daemon("slurmctld"), "-c"], env=self.env, check=True)
         subprocess.run([_daemon("slurmd"), "-N", "localhost"], env=self.env, check=True)
-        self._pids[:0] = [p for p in (_pid(self.dir / "slurmd.pid"), _pid(self.dir / "slurmctld.pid")) if p]
         deadline = time.monotonic() + 60
-        while self.run("sinfo", "-h", "-o", "%T").stdout.strip() != "idle":
+        pid_files = (self.dir / "slurmd.pid", self.dir / "slurmctld.pid")  # written once the daemons are up
+        while self.run("sinfo", "-h", "-o", "%T").stdout.strip() != "idle" or None in map(_pid, pid_files):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"SLURM did not come up: {(self.dir / 'slurmctld.log').read_text()[-2000:]}")
             time.sleep(0.2)
+        self._pids[:0] = [_pid(path) for path in pid_files]
 
     def stop(self) -> None:
         self.run("scancel", "--user", os.environ.get("USER", "root"))
