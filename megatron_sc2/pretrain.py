@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from megatron_sc2.runtime import detect_launch_env
@@ -10,6 +11,9 @@ from megatron_sc2.training.arguments import parse_args
 
 
 def main(argv: list[str] | None = None) -> None:
+    for sig in (signal.SIGTERM, signal.SIGUSR1):  # a launcher that ignores them (SLURM's) must not deafen us
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
     launch = detect_launch_env()
     logging.basicConfig(level=logging.WARNING, format=f"[%(asctime)s rank{launch.rank}] %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)

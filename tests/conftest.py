@@ -2,6 +2,7 @@ import os
 import socket
 
 import pytest
+from slurm_cluster import Slurm, missing_binaries
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,17 @@ def single_process_group():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real one-node SLURM for the session (CI installs it: .ci/run)."""
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f"SLURM is not installed here (missing {', '.join(missing)}): see .ci/run for the packages")
+    cluster = Slurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

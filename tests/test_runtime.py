@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from megatron_sc2.runtime import cpu_backend
@@ -42,3 +44,41 @@ def test_cpu_backend_maps_cuda_requests_to_the_cpu(single_process_group):
     assert torch.zeros(2, device="cuda").device.type == "cpu"
     assert torch.ones(1).cuda().device.type == "cpu"
     assert torch.ones(1).type() == "torch.cuda.FloatTensor"
+
+
+STUCK_STEP = """
+import os, time, torch
+from megatron_sc2.runtime.watchdog import ProgressWatchdog
+torch.distributed.init_process_group("gloo", rank=0, world_size=1, init_method="tcp://127.0.0.1:{port}")
+watchdog = ProgressWatchdog(timeout_minutes=0.02)  # 1.2 s: fractions of a minute are allowed
+watchdog.start_step(7, " (stage base)")
+time.sleep(60)  # a step that never ends: the watchdog must end the process
+"""
+
+
+def test_watchdog_ends_a_stuck_step_naming_it():
+    import subprocess
+    import sys
+
+    from multirank import REPO, free_port
+
+    from megatron_sc2.runtime.watchdog import EXIT_CODE
+
+    result = subprocess.run([sys.executable, "-c", STUCK_STEP.format(port=free_port())], capture_output=True,
+                            text=True, timeout=120, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+                            check=False)
+    assert result.returncode == EXIT_CODE, result.stderr[-2000:]
+    assert "error: iteration 7 (stage base) on rank 0" in result.stderr
+    assert re.search(r"made no progress in \d+ s \(--distributed-timeout-minutes 0.02\)", result.stderr)
+    assert "every rank is alive and in this step" in result.stderr
+
+
+def test_distributed_timeout_must_be_positive(tmp_path):
+    from megatron_sc2.training.arguments import parse_args
+
+    (tmp_path / "tokenizer.json").write_text("{}")
+    base = ["--model", "sc2-tiny", "--data-path", "d", "--tokenizer-model", str(tmp_path / "tokenizer.json"),
+            "--seq-length", "64", "--global-batch-size", "2", "--train-iters", "4", "--lr-warmup-iters", "1"]
+    assert parse_args(base + ["--distributed-timeout-minutes", "0.5"], world_size=1).distributed_timeout_minutes == 0.5
+    with pytest.raises(SystemExit, match="--distributed-timeout-minutes must be > 0"):
+        parse_args(base + ["--distributed-timeout-minutes", "0"], world_size=1)

@@ -14,11 +14,15 @@ if [[ -n "${SLURM_JOB_ID:-}" ]]; then
     export MASTER_ADDR GPUS_PER_NODE
     read -r -a srun_extra <<<"${SRUN_ARGS:-}"
     # One task per node; each runs torchrun, which starts one process per GPU. SLURM_NODEID is
-    # expanded by the task's own shell, hence the single quotes.
+    # expanded by the task's own shell, hence the single quotes. SLURM signals every process of
+    # the step (scancel --signal, preemption, the time limit): the workers save and exit 0, and
+    # torchrun ignores SIGTERM/SIGUSR1 so that it waits for them and reports their success
+    # (handling SIGTERM itself, it would exit 1 and the job would end FAILED).
     # shellcheck disable=SC2016
     exec srun --nodes "$SLURM_NNODES" --ntasks-per-node 1 --kill-on-bad-exit=1 "${srun_extra[@]}" bash -c '
+        trap "" TERM USR1
         exec torchrun --nnodes "$SLURM_NNODES" --node-rank "$SLURM_NODEID" --nproc-per-node "$GPUS_PER_NODE" \
-            --rdzv-backend static --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" \
+            --rdzv-backend static --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" --signals-to-handle SIGINT,SIGHUP,SIGQUIT \
             -m megatron_sc2.pretrain "$@"' torchrun "${args[@]}"
 fi
 

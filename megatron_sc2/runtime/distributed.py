@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
 
 import numpy as np
@@ -17,14 +18,19 @@ def device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
 
 
-def initialize(parallel: ParallelConfig, seed: int = 1234, timeout_minutes: int = 30) -> LaunchEnv:
-    """Start torch.distributed (nccl with CUDA, gloo without) and megatron-core's groups."""
+def initialize(parallel: ParallelConfig, seed: int = 1234, timeout_minutes: float = 10) -> LaunchEnv:
+    """Start torch.distributed (nccl with CUDA, gloo without) and megatron-core's groups, every
+    one of them with `timeout_minutes` (Megatron-LM's --distributed-timeout-minutes)."""
     from megatron.core import parallel_state
 
     launch = detect_launch_env()
     cpu_backend.activate()
     if torch.cuda.is_available():
         torch.cuda.set_device(launch.local_rank % torch.cuda.device_count())
+        # A timed-out NCCL collective aborts its communicator and ends the process, and a watchdog
+        # thread that is itself stuck (a hung kernel) is ended too: the job never outlives the timeout.
+        os.environ.setdefault("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1")
+        os.environ.setdefault("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", str(max(60, round(60 * timeout_minutes))))
     if not torch.distributed.is_initialized():
         launch.export()
         torch.distributed.init_process_group(

@@ -49,6 +49,8 @@ OPTIONS = [
     ("parallel", "--num-layers-per-virtual-pipeline-stage", _INT, None, "layers per interleaved stage"),
     ("parallel", "--use-distributed-optimizer", _BOOL, False, "shard optimizer state over data parallel"),
     ("parallel", "--sequence-parallel", _BOOL, False, "sequence parallelism (GPU / TransformerEngine only)"),
+    ("parallel", "--distributed-timeout-minutes", _FLOAT, 10.0,
+     "end the job when a collective or a step waits this long (fractions allowed)"),
     ("parallel", "--recompute-granularity", _STR, None, "activation recompute: selective or full"),
     ("parallel", "--recompute-num-layers", _INT, 1, "layers per recompute unit with --recompute-granularity full"),
     ("batch", "--micro-batch-size", _INT, 1, "sequences per microbatch per data-parallel rank"),

@@ -1,7 +1,10 @@
-"""Stop cleanly, with a checkpoint, on SLURM preemption (SIGTERM / SIGUSR1) or a wall-time limit.
+"""Stop cleanly, with a checkpoint, on SLURM preemption (SIGTERM / SIGUSR1), Ctrl-C (SIGINT, when
+there is a checkpoint to save) or a wall-time limit.
 
 A signal may reach only some ranks, so every rank agrees once per iteration (one tiny
-all-reduce) before any of them starts saving.
+all-reduce) before any of them starts saving. The handler only takes note: a signal arriving
+again, or during a save, never interrupts the save. SLURM signals every process of the job, so
+the helper process megatron-core's checkpoint writer reports through is started deaf to them.
 """
 
 from __future__ import annotations
@@ -34,3 +37,17 @@ class ExitSignals:
         if local[1]:
             return "reached --exit-duration-in-mins"
         return None
+
+
+def start_checkpoint_writer_queue(ignoring) -> None:
+    """megatron-core's checkpoint writer sends its results through a queue served by a spawned
+    process, started at the first save; a SIGTERM meant for the trainer would kill it mid-save
+    (BrokenPipeError, a lost checkpoint). Start it now, inheriting these signals ignored."""
+    from megatron.core.dist_checkpointing.strategies.filesystem_async import _get_write_results_queue
+
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignoring}
+    try:
+        _get_write_results_queue()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

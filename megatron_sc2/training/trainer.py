@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,11 @@ from megatron_sc2.model import (
     transformer_engine_available,
 )
 from megatron_sc2.model.fusions import fusion_switches, report
+from megatron_sc2.runtime.watchdog import EXIT_CODE, ProgressWatchdog, is_collective_error
 from megatron_sc2.training import checkpointing, save_lock, schedule
 from megatron_sc2.training.arguments import RunConfig, same_directory
 from megatron_sc2.training.data import microbatches
-from megatron_sc2.training.exit_signals import ExitSignals
+from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_writer_queue
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
 from megatron_sc2.training.memory import estimate_memory
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
@@ -142,7 +145,7 @@ def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
 
 
 def pretrain(run: RunConfig) -> None:
-    launch = runtime.initialize(run.parallel, seed=run.seed)
+    launch = runtime.initialize(run.parallel, seed=run.seed, timeout_minutes=run.distributed_timeout_minutes)
     from megatron.core import parallel_state
 
     tokenizer = load_tokenizer(run.tokenizer_type, run.tokenizer_model)
@@ -151,7 +154,12 @@ def pretrain(run: RunConfig) -> None:
     is_logging_rank = launch.rank == launch.world_size - 1  # the last pipeline stage has the loss
     metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
                             is_logging_rank)
-    exit_signals = ExitSignals(run.exit_duration_in_mins)
+    # Ctrl-C saves too when there is somewhere to save; otherwise it interrupts as usual.
+    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.save else ())
+    if run.save:
+        start_checkpoint_writer_queue(ignoring=stop_signals)
+    exit_signals = ExitSignals(run.exit_duration_in_mins, stop_signals)
+    watchdog = ProgressWatchdog(run.distributed_timeout_minutes)
     saver = CheckpointSaver(run)
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
@@ -181,7 +189,7 @@ def pretrain(run: RunConfig) -> None:
                     run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
                     pp=run.parallel.pipeline_model_parallel_size, dp=dp_size, micro_batch_size=run.micro_batch_size,
                     distributed_optimizer=run.parallel.use_distributed_optimizer).line())
-            stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, launch.world_size)
+            stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, watchdog, launch.world_size)
             saved = saver.save(parts, state, wait=True) if run.save else None
             if stop_reason:
                 if launch.rank == 0:
@@ -192,15 +200,22 @@ def pretrain(run: RunConfig) -> None:
             if index < len(run.stages):
                 state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
                 checkpoint, continues_stage = checkpointing.resolve(run.save), False
+    except RuntimeError as e:
+        if not is_collective_error(e):  # a peer died, or a collective reached the timeout
+            raise
+        print(f"error: {watchdog.explain(e)}; stopping (resume from the last checkpoint)", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_CODE) from None
     finally:
         saver.close()
         metrics.close()
+        watchdog.close()
         if lock is not None:
             lock.release()
 
 
 def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: MetricsLogger,
-                exit_signals: ExitSignals, saver: CheckpointSaver, world_size: int) -> str | None:
+                exit_signals: ExitSignals, saver: CheckpointSaver, watchdog: ProgressWatchdog,
+                world_size: int) -> str | None:
     """Train to the end of the stage; returns why it stopped early, or None."""
     stage, device = parts.stage, runtime.device()
     micro, seq = run.micro_batch_size, stage.seq_length
@@ -214,6 +229,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
         chunk.train()
     step_seconds, window_iters = 0.0, 0  # timed steps since the last log line (no eval or saves)
     while state.stage_iteration < stage.train_iters:
+        watchdog.start_step(state.iteration + 1, f" (stage {stage.name})")
         step_start = time.perf_counter()
         batch = [move_batch(next(data), device) for _ in range(parts.num_microbatches)]
         try:
@@ -223,6 +239,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
         except NonFiniteLoss:
             raise SystemExit(f"iteration {state.iteration + 1} (stage {stage.name}): the loss is NaN or Inf; "
                              f"stopping (resume from the last checkpoint, or use --skip-nan-steps)") from None
+        watchdog.end_step()
         step_seconds += time.perf_counter() - step_start
         lr = parts.optimizer.param_groups[0]["lr"]  # the rate this step used
         parts.scheduler.step(increment=1)

@@ -64,7 +64,7 @@ RULES = {
     "clip_grad": at_least(0),
     "save_interval": at_least(1), "exit_duration_in_mins": positive(), "exit_interval": at_least(1),
     "log_interval": at_least(1), "eval_interval": at_least(1), "eval_iters": at_least(0),
-    "peak_tflops": positive(), "seed": at_least(0),
+    "peak_tflops": positive(), "seed": at_least(0), "distributed_timeout_minutes": positive(),
 }
 INTEGER_KEYS = {"train_iters", "train_samples", "seq_length", "global_batch_size", "sliding_window",
                 "lr_warmup_iters", "lr_warmup_samples", "lr_decay_iters", "lr_decay_samples"}

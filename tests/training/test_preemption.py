@@ -1,0 +1,55 @@
+"""Preemption without loss: SIGTERM arriving during a checkpoint save, then again, as SLURM sends
+it to every process of a job (the workers and megatron-core's background writers alike)."""
+
+import signal
+import time
+
+import psutil
+import pytest
+from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
+
+from megatron_sc2.training.checkpointing import iteration_dir, latest_iteration, resolve, verify_checkpoint
+
+STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "12", *SCHEDULE]
+
+
+def save_in_progress(ckpt) -> bool:
+    """An iteration folder newer than the one the marker names: a save is being written."""
+    newest = max((int(p.name[5:]) for p in ckpt.glob("iter_*")), default=0)
+    return newest > (latest_iteration(ckpt) or 0) and newest >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", [[], ["--async-save"]], ids=["sync", "async"])
+def test_sigterm_twice_during_a_save_leaves_only_complete_checkpoints(mode, training_data, tmp_path):
+    reference = tmp_path / "reference"
+    pretrain(2, base_args(training_data, reference, *STEPS))
+    expected = losses(reference / "metrics.jsonl")
+
+    run, ckpt = tmp_path / "run", tmp_path / "run" / "ckpt"
+    args = base_args(training_data, run, *STEPS, *mode, "--save", ckpt, "--save-interval", "1")
+    job = start_pretrain(2, args, tmp_path / "job.log")
+    deadline = time.monotonic() + 600
+    while not save_in_progress(ckpt):
+        assert job.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    for _ in range(2):
+        for process in psutil.Process(job.pid).children(recursive=True):  # not torchrun: SLURM's launcher keeps it deaf
+            try:
+                process.send_signal(signal.SIGTERM)
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(0.05)
+    assert job.wait(timeout=300) == 0, (tmp_path / "job.log").read_text()[-3000:]
+    log = (tmp_path / "job.log").read_text()
+    stopped = latest_iteration(ckpt)
+    assert f"stopping at iteration {stopped}: received SIGTERM; saved" in log
+    assert stopped < 12
+    for directory in ckpt.glob("iter_*"):
+        verify_checkpoint(directory)  # no folder is left half-written
+    assert resolve(ckpt)[0] == iteration_dir(ckpt, stopped) == max(ckpt.glob("iter_*"))
+
+    pretrain(2, args + ["--load", str(ckpt)])
+    assert losses(run / "metrics.jsonl") == expected
