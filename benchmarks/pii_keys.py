@@ -70,7 +70,8 @@ def keys_only(find):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--files", type=int, default=2000, help="CPython Lib/**/*.py files (sorted) to scan")
     args = parser.parse_args()
     root = Path(sysconfig.get_paths()["stdlib"])

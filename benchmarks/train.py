@@ -211,7 +211,8 @@ def print_data(result: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="pretrain loop vs bare megatron-core vs HF; data path speed")
+    parser = argparse.ArgumentParser(description="pretrain loop vs bare megatron-core vs HF; data path speed",
+                                     allow_abbrev=False)
     parser.add_argument("--model", default="sc2-mini")
     parser.add_argument("--seq-length", type=int, default=256)
     parser.add_argument("--global-batch-size", type=int, default=8)

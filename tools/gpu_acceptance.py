@@ -32,7 +32,7 @@ SECTIONS = ("environment", "numerics", "training", "throughput", "benchmark")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--cpu", action="store_true", help="run the steps that need no GPU, on the CPU")
     parser.add_argument("--out", type=Path, help="folder for acceptance.json and the runs (default: a temp dir)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections only")
