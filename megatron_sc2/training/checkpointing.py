@@ -22,10 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megatron_sc2 import mcore_compat
 from megatron_sc2.config import ModelConfig, ParallelConfig
+from megatron_sc2.training.optim import with_run_learning_rates
 
 MARKER = "latest_checkpointed_iteration.txt"
 SC2_METADATA = "sc2_checkpoint.json"
+# megatron-core's common (non-sharded) state: common.pt up to 0.18, a sharded object from 0.19.
+COMMON_FILE = "common.pt"
+SHARDED_COMMON_STATE = "common_state/"
 # What a run may choose differently from the checkpoint it loads: stage settings and training
 # choices (released HF configs carry dropout 0.1). Every other field is the architecture.
 RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings", "hidden_dropout",
@@ -62,7 +67,7 @@ def verify_checkpoint(directory: Path) -> dict:
     meta_path = directory / SC2_METADATA
     if not meta_path.is_file():
         raise CheckpointError(f"checkpoint {directory} is incomplete: {SC2_METADATA} is missing (save interrupted?)")
-    for name in ("metadata.json", "common.pt", ".metadata"):
+    for name in ("metadata.json", ".metadata"):
         if not (directory / name).is_file():
             raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing")
     try:
@@ -72,6 +77,8 @@ def verify_checkpoint(directory: Path) -> dict:
     needed: dict[str, int] = {}
     for info in storage.values():
         needed[info.relative_path] = max(needed.get(info.relative_path, 0), info.offset + info.length)
+    if not (directory / COMMON_FILE).is_file():
+        check_sharded_common_state(directory, storage)
     for name, size in sorted(needed.items()):
         path = directory / name
         if not path.is_file():
@@ -81,6 +88,18 @@ def verify_checkpoint(directory: Path) -> dict:
                 f"checkpoint {directory} is corrupted: {name} has {path.stat().st_size} bytes, needs {size}"
             )
     return json.loads(meta_path.read_text())
+
+
+def check_sharded_common_state(directory: Path, storage: dict) -> None:
+    """A checkpoint without common.pt holds its common state in the torch_dist files, as
+    megatron-core 0.19 writes it; releases before 0.19 cannot read that."""
+    if not any(index.fqn.startswith(SHARDED_COMMON_STATE) for index in storage):
+        raise CheckpointError(f"checkpoint {directory} is incomplete: {COMMON_FILE} is missing")
+    if not mcore_compat.reads_sharded_common_state():
+        raise CheckpointError(
+            f"checkpoint {directory} was written by megatron-core 0.19 or newer, which megatron-core "
+            f"{mcore_compat.release()} cannot read: load it with megatron-core>=0.19 (checkpoints move "
+            f"forward across releases, not back)")
 
 
 def resolve(root: str | Path, iteration: int | None = None) -> tuple[Path, dict]:
@@ -147,7 +166,7 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
          parallel: ParallelConfig, model_only: bool = False, async_queue=None) -> Path:
     """Write iter_N/ on every rank, then (rank 0) the metadata and, last, the marker.
 
-    With `async_queue` (megatron-core's AsyncCallsQueue) the tensors are written in the
+    With `async_queue` (from `mcore_compat.async_calls_queue()`) the tensors are written in the
     background and the metadata and marker when the queue finalizes the write on all ranks.
     """
     from megatron.core import dist_checkpointing
@@ -173,7 +192,8 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
             write_marker(root, iteration)
         torch.distributed.barrier()
 
-    request = dist_checkpointing.save(state, str(directory), async_sharded_save=async_queue is not None)
+    request = dist_checkpointing.save(state, str(directory),
+                                      **(mcore_compat.async_save_options() if async_queue is not None else {}))
     if async_queue is None:
         finalize()
     else:
@@ -238,7 +258,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
     for i, chunk in enumerate(model):
         unwrap_model(chunk).load_state_dict(loaded["model" if len(model) == 1 else f"model{i}"])
     if with_optimizer:
-        optimizer.load_state_dict(loaded["optimizer"])
+        optimizer.load_state_dict(with_run_learning_rates(loaded["optimizer"], optimizer))
     if with_rng:
         _set_rng_state(loaded["rng_state"])
     return {} if meta.get("model_only") else loaded.get("common", {})
