@@ -22,3 +22,19 @@ def test_other_releases_fail_with_the_supported_range(version):
 
 def test_the_installed_release_is_supported():
     mcore_compat.check_supported()
+
+
+def test_a_checkpoint_without_common_pt_needs_0_19_or_is_incomplete(tmp_path):
+    from torch.distributed.checkpoint.metadata import MetadataIndex
+
+    from megatron_sc2.training.checkpointing import CheckpointError, check_sharded_common_state
+
+    with pytest.raises(CheckpointError, match="incomplete: common.pt is missing"):
+        check_sharded_common_state(tmp_path, {MetadataIndex("model.embedding.weight"): None})
+    written_by_0_19 = {MetadataIndex("common_state/shard_0_1"): None}
+    if mcore_compat.reads_sharded_common_state():
+        check_sharded_common_state(tmp_path, written_by_0_19)
+    else:
+        with pytest.raises(CheckpointError, match=rf"{tmp_path} was written by megatron-core 0.19 or newer, which "
+                                                  rf"megatron-core {mcore_compat.release()} cannot read"):
+            check_sharded_common_state(tmp_path, written_by_0_19)
