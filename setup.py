@@ -12,7 +12,8 @@ setup(
     # torch is not listed: install it first, pinned to the build for your machine (README), so
     # pip never swaps a CPU or site-specific torch for a multi-GB CUDA wheel.
     install_requires=[
-        "megatron-core>=0.16.1",
+        "megatron-core>=0.16.1,<0.20",  # megatron_sc2/mcore_compat.py: what differs across the range
+        "triton; python_version >= '3.12'",  # megatron-core 0.18+ imports it; a CPU torch does not bring it
         "numpy",
         "psutil",  # megatron-core's checkpoint writer hangs without it
         "packaging",

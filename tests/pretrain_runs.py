@@ -24,8 +24,8 @@ def base_args(data: dict, workdir: Path, *extra) -> list[str]:
     ]
 
 
-def command(nproc: int, args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
+def command(nproc: int, args: list[str], python: str = sys.executable) -> list[str]:
+    return [python, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
             f"--master-port={free_port()}", "-m", "megatron_sc2.pretrain", *args]
 
 
@@ -33,8 +33,10 @@ def environment() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
-def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(command(nproc, args), capture_output=True, text=True, timeout=timeout,
+def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True,
+             python: str = sys.executable) -> subprocess.CompletedProcess:
+    """Run to the end; `python` may be another environment's (another megatron-core)."""
+    result = subprocess.run(command(nproc, args, python), capture_output=True, text=True, timeout=timeout,
                             env=environment(), cwd=REPO, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"pretrain x{nproc} failed ({result.returncode}):\n"

@@ -31,12 +31,6 @@ def test_single_process_default():
     assert (launch.rank, launch.world_size, launch.launcher) == (0, 1, "single")
 
 
-def test_cpu_backend_rejects_an_unexpected_megatron_core_version():
-    with pytest.raises(RuntimeError, match="written and tested for megatron-core 0.16.1, but 0.99.0"):
-        cpu_backend.check_megatron_core_version("0.99.0")
-    cpu_backend.check_megatron_core_version("0.16.1")
-
-
 def test_cpu_backend_maps_cuda_requests_to_the_cpu(single_process_group):
     import torch
 
@@ -44,6 +38,8 @@ def test_cpu_backend_maps_cuda_requests_to_the_cpu(single_process_group):
     assert torch.zeros(2, device="cuda").device.type == "cpu"
     assert torch.ones(1).cuda().device.type == "cpu"
     assert torch.ones(1).type() == "torch.cuda.FloatTensor"
+    stream = torch.cuda.current_stream()  # megatron-core 0.19's grad sync waits on it
+    stream.wait_stream(torch.cuda.current_stream())
 
 
 STUCK_STEP = """

@@ -58,12 +58,14 @@ class FIMGPTDataset(GPTDataset):
         name = f"{Path(dataset_path).name}:{index_split.name}".encode()
         self.rng_key = int.from_bytes(hashlib.md5(name, usedforsecurity=False).digest()[:8], "little")
 
-    def _query_document_sample_shuffle_indices(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
-        window, document_ids = super()._query_document_sample_shuffle_indices(idx)
+    def _query_document_sample_shuffle_indices(self, idx: int) -> tuple:
+        # (window, document ids), plus from megatron-core 0.19 the documents' lengths in the
+        # window, read only by its inter-document masking, which these datasets leave off.
+        window, *rest = super()._query_document_sample_shuffle_indices(idx)
         rng = np.random.default_rng([self.config.random_seed, self.rng_key, idx])
         length = len(window) - np.count_nonzero(window == self._pad_token_id)  # pads only trail
         window[:length] = self.fim(window[:length], rng)
-        return window, document_ids
+        return window, *rest
 
 
 def build_datasets(

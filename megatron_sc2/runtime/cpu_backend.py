@@ -10,14 +10,17 @@ absent, "the CUDA device" means the CPU.
 - A torch function mode rewrites CUDA device arguments (factory functions, `.to`,
   `.cuda()`) to the CPU, and reports CPU tensor types under their CUDA names so
   megatron-core's dtype checks see "its device".
-- `torch.cuda.current_device` names the CPU; `torch.cuda.synchronize` has nothing to wait for.
+- `torch.cuda.current_device` names the CPU; `torch.cuda.current_stream` is the CPU's stream
+  (0.19's gradient sync waits on it every step); `torch.cuda.synchronize` has nothing to wait for.
 - The model-parallel RNG tracker keeps CPU generator states, with megatron-core's
   `add`/`fork`/`get_states`/`set_states` contract.
 - Without TransformerEngine or Apex (always the case here), megatron-core's distributed
   optimizer wraps torch's Adam, whose state (with its `step`) appears only at the first
   step; two wrappers let the reshardable checkpoint format load into a fresh optimizer.
 
-`activate()` does nothing when CUDA is available: GPU runs never touch this module.
+`activate()` does nothing when CUDA is available: GPU runs never touch this module. It checks
+that the installed megatron-core is one whose CUDA assumptions this module was verified
+against (megatron_sc2.mcore_compat: 0.16.1 to 0.19.x).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import logging
 import torch
 from torch.overrides import TorchFunctionMode
 
-SUPPORTED_MEGATRON_CORE = ("0.16.1",)
+from megatron_sc2 import mcore_compat
 
 log = logging.getLogger(__name__)
 _mode: TorchFunctionMode | None = None
@@ -117,16 +120,6 @@ def _torch_adam_checkpoint_adapters():
     DistributedOptimizer._set_main_param_and_optimizer_states = set_main_param_and_optimizer_states
 
 
-def check_megatron_core_version(version: str) -> None:
-    if version not in SUPPORTED_MEGATRON_CORE:
-        raise RuntimeError(
-            f"megatron_sc2's CPU backend was written and tested for megatron-core "
-            f"{', '.join(SUPPORTED_MEGATRON_CORE)}, but {version} is installed. On CPU, install "
-            f"megatron-core=={SUPPORTED_MEGATRON_CORE[-1]} (GPU runs do not use this backend), or "
-            f"re-verify the assumptions in megatron_sc2/runtime/cpu_backend.py and add the version."
-        )
-
-
 def active() -> bool:
     return _mode is not None
 
@@ -136,11 +129,11 @@ def activate() -> bool:
     global _mode
     if torch.cuda.is_available() or _mode is not None:
         return _mode is not None
-    import megatron.core
     from megatron.core.tensor_parallel import random as mcore_random
 
-    check_megatron_core_version(megatron.core.__version__)
+    mcore_compat.check_supported()
     torch.cuda.current_device = lambda: torch.device("cpu")
+    torch.cuda.current_stream = lambda device=None: torch.cpu.current_stream()
     torch.cuda.synchronize = lambda device=None: None
     mcore_random._CUDA_RNG_STATE_TRACKER = _cpu_rng_tracker_class()()
     mcore_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True

@@ -23,12 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megatron_sc2 import mcore_compat
 from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.training import safe_loading
+from megatron_sc2.training.optim import with_run_learning_rates
 
 MARKER = "latest_checkpointed_iteration.txt"
 SC2_METADATA = "sc2_checkpoint.json"
 PARTIAL_SUFFIX = ".partial"
+# megatron-core's common (non-sharded) state: common.pt up to 0.18, a sharded object from 0.19.
+SHARDED_COMMON_STATE = "common_state/"
 # What a run may choose differently from the checkpoint it loads: stage settings and training
 # choices (released HF configs carry dropout 0.1). Every other field is the architecture.
 RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings", "hidden_dropout",
@@ -77,7 +81,7 @@ def verify_checkpoint(directory: Path) -> dict:
     meta_path = directory / SC2_METADATA
     if not meta_path.is_file():
         raise CheckpointError(f"checkpoint {directory} is incomplete: {SC2_METADATA} is missing (save interrupted?)")
-    for name in ("metadata.json", "common.pt", ".metadata"):
+    for name in ("metadata.json", ".metadata"):
         if not (directory / name).is_file():
             raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing")
     try:
@@ -88,6 +92,8 @@ def verify_checkpoint(directory: Path) -> dict:
     needed: dict[str, int] = {}
     for info in storage.values():
         needed[info.relative_path] = max(needed.get(info.relative_path, 0), info.offset + info.length)
+    if not (directory / safe_loading.COMMON_FILE).is_file():
+        check_sharded_common_state(directory, storage)
     for name, size in sorted(needed.items()):
         path = directory / name
         if not path.is_file():
@@ -101,6 +107,18 @@ def verify_checkpoint(directory: Path) -> dict:
     except safe_loading.UnsafeCheckpointFile as e:
         raise CheckpointError(str(e)) from None
     return json.loads(meta_path.read_text())
+
+
+def check_sharded_common_state(directory: Path, storage: dict) -> None:
+    """A checkpoint without common.pt holds its common state in the torch_dist files, as
+    megatron-core 0.19 writes it; releases before 0.19 cannot read that."""
+    if not any(index.fqn.startswith(SHARDED_COMMON_STATE) for index in storage):
+        raise CheckpointError(f"checkpoint {directory} is incomplete: {safe_loading.COMMON_FILE} is missing")
+    if not mcore_compat.reads_sharded_common_state():
+        raise CheckpointError(
+            f"checkpoint {directory} was written by megatron-core 0.19 or newer, which megatron-core "
+            f"{mcore_compat.release()} cannot read: load it with megatron-core>=0.19 (checkpoints move "
+            f"forward across releases, not back)")
 
 
 def resolve(root: str | Path, iteration: int | None = None) -> tuple[Path, dict]:
@@ -165,7 +183,7 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
          parallel: ParallelConfig, model_only: bool = False, async_queue=None) -> Path:
     """Write iter_N/ on every rank, then (rank 0) the metadata and, last, the marker.
 
-    With `async_queue` (megatron-core's AsyncCallsQueue) the tensors are written in the
+    With `async_queue` (from `mcore_compat.async_calls_queue()`) the tensors are written in the
     background and the metadata and marker when the queue finalizes the write on all ranks.
     """
     from megatron.core import dist_checkpointing
@@ -194,7 +212,8 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
             write_marker(root, iteration)
         torch.distributed.barrier()
 
-    request = dist_checkpointing.save(state, str(partial), async_sharded_save=async_queue is not None)
+    request = dist_checkpointing.save(state, str(partial),
+                                      **(mcore_compat.async_save_options() if async_queue is not None else {}))
     if async_queue is None:
         finalize()
     else:
@@ -261,7 +280,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
     for i, chunk in enumerate(model):
         unwrap_model(chunk).load_state_dict(loaded[_model_key(i, len(model))])
     if with_optimizer:
-        optimizer.load_state_dict(loaded["optimizer"])
+        optimizer.load_state_dict(with_run_learning_rates(loaded["optimizer"], optimizer))
     if with_rng:
         _set_rng_state(loaded["rng_state"])
     return {} if meta.get("model_only") else loaded.get("common", {})

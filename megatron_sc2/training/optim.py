@@ -75,3 +75,28 @@ def build_optimizer(model: list, settings: OptimizerSettings, parallel: Parallel
         sync = [chunk.start_param_sync for chunk in model]
         config.param_sync_func = sync[0] if len(model) == 1 else sync
     return optimizer
+
+
+def with_run_learning_rates(saved_state: dict, optimizer) -> dict:
+    """A loaded optimizer state with this optimizer's max/min LR in its param groups.
+
+    The LR schedule is the run's, never the checkpoint's (a stage sets its own); and megatron-core
+    0.19 pairs saved and current param groups by a key that includes max/min LR, so a stage with
+    its own LR would otherwise find no saved group to load.
+    """
+    (max_lr, min_lr), = {(group["max_lr"], group["min_lr"]) for group in optimizer.param_groups}
+
+    def visit(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "param_groups":
+                    for group in value:
+                        group.update(max_lr=max_lr, min_lr=min_lr)
+                else:
+                    visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(saved_state)
+    return saved_state

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from megatron_sc2 import runtime
+from megatron_sc2 import mcore_compat, runtime
 from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
@@ -308,13 +308,12 @@ def evaluate(run: RunConfig, parts: StageParts, device) -> float | None:
 
 
 class CheckpointSaver:
-    """Saves to --save, in the background with --async-save (megatron-core's async queue)."""
+    """Saves to --save, in the background with --async-save (megatron-core's async queue, or
+    NVRx's where megatron-core uses it)."""
 
     def __init__(self, run: RunConfig):
-        from megatron.core.dist_checkpointing.strategies.async_utils import AsyncCallsQueue
-
         self.run, self.last_iteration = run, None
-        self.queue = AsyncCallsQueue() if run.async_save else None
+        self.queue = mcore_compat.async_calls_queue() if run.async_save else None
 
     def save(self, parts: StageParts, state: TrainState, wait: bool = False) -> Path:
         """Save this iteration (once); with `wait`, return only when it is complete on disk."""

@@ -1,0 +1,40 @@
+import pytest
+from packaging.version import Version
+
+from megatron_sc2 import mcore_compat
+
+
+def test_a_source_install_is_compared_by_its_release():
+    assert mcore_compat.release("0.19.2+5fe0b1c3") == Version("0.19.2")
+    assert mcore_compat.release("0.18.0rc1") == Version("0.18.0")
+
+
+@pytest.mark.parametrize("version", ["0.16.1", "0.17.0", "0.18.2+1a2b3c4", "0.19.0rc2", "0.19.2", "0.19.11"])
+def test_every_release_from_0_16_1_to_0_19_is_supported(version):
+    mcore_compat.check_supported(version)
+
+
+@pytest.mark.parametrize("version", ["0.15.3", "0.16.0", "0.20.0", "1.0.0"])
+def test_other_releases_fail_with_the_supported_range(version):
+    with pytest.raises(RuntimeError, match=rf"megatron-core {version} is installed; .* supports 0.16.1 to 0.19.x"):
+        mcore_compat.check_supported(version)
+
+
+def test_the_installed_release_is_supported():
+    mcore_compat.check_supported()
+
+
+def test_a_checkpoint_without_common_pt_needs_0_19_or_is_incomplete(tmp_path):
+    from torch.distributed.checkpoint.metadata import MetadataIndex
+
+    from megatron_sc2.training.checkpointing import CheckpointError, check_sharded_common_state
+
+    with pytest.raises(CheckpointError, match="incomplete: common.pt is missing"):
+        check_sharded_common_state(tmp_path, {MetadataIndex("model.embedding.weight"): None})
+    written_by_0_19 = {MetadataIndex("common_state/shard_0_1"): None}
+    if mcore_compat.reads_sharded_common_state():
+        check_sharded_common_state(tmp_path, written_by_0_19)
+    else:
+        with pytest.raises(CheckpointError, match=rf"{tmp_path} was written by megatron-core 0.19 or newer, which "
+                                                  rf"megatron-core {mcore_compat.release()} cannot read"):
+            check_sharded_common_state(tmp_path, written_by_0_19)
