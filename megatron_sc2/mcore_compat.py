@@ -10,6 +10,8 @@ megatron-core's public API. What changed across the range, and how each is met:
 - 0.17+ `dist_checkpointing.save(async_sharded_save=True)` defaults to NVIDIA's resiliency
   extension (NVRx), and an async request must go to the queue of the writer that made it:
   `async_save_options` and `async_calls_queue` choose the pair once.
+- 0.19 made the checkpoint writer's results queue public (`get_write_results_queue`; before,
+  `_get_write_results_queue`): `start_write_results_queue`.
 """
 
 from __future__ import annotations
@@ -83,3 +85,11 @@ def async_calls_queue():
 
         AsyncCallsQueue = get_async_strategy(strategy)[1]["AsyncCallsQueue"]
     return AsyncCallsQueue()
+
+
+def start_write_results_queue() -> None:
+    """Start the process that serves megatron-core's checkpoint-writer results queue."""
+    from megatron.core.dist_checkpointing.strategies import filesystem_async
+
+    start = getattr(filesystem_async, "get_write_results_queue", None)
+    (start or filesystem_async._get_write_results_queue)()

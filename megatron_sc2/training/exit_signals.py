@@ -14,6 +14,8 @@ import time
 
 import torch
 
+from megatron_sc2 import mcore_compat
+
 
 class ExitSignals:
     def __init__(self, exit_duration_mins: float | None, signals=(signal.SIGTERM, signal.SIGUSR1)):
@@ -43,11 +45,9 @@ def start_checkpoint_writer_queue(ignoring) -> None:
     """megatron-core's checkpoint writer sends its results through a queue served by a spawned
     process, started at the first save; a SIGTERM meant for the trainer would kill it mid-save
     (BrokenPipeError, a lost checkpoint). Start it now, inheriting these signals ignored."""
-    from megatron.core.dist_checkpointing.strategies.filesystem_async import _get_write_results_queue
-
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignoring}
     try:
-        _get_write_results_queue()
+        mcore_compat.start_write_results_queue()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
