@@ -8,6 +8,8 @@ several times a pipe's 64 KiB), so no test depends on timing.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 from megatron_sc2.data import preprocess as preprocess_module
 from megatron_sc2.data.output_lock import OutputBusy, OutputLock
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
+from megatron_sc2.runtime import exclusive_owner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +45,7 @@ def wait_for_line(process: subprocess.Popen, text: str) -> list[str]:
 
 
 def wait_for_owner(lock: Path, process: subprocess.Popen) -> None:
-    while not (lock.exists() and f"pid {process.pid}," in lock.read_text()):
+    while not (lock.exists() and json.loads(lock.read_text() or "{}").get("pid") == process.pid):
         assert process.poll() is None, "the run ended without taking the lock"
         time.sleep(0.1)
 
@@ -112,7 +115,7 @@ def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path, stdlib_jsonl, sc2_
     real_encode = preprocess_module.encode_documents
 
     def encode_while_another_run_takes_the_prefix(*args):
-        if intruder._fd is None:
+        if intruder.file.fd is None:
             Path(f"{prefix}.lock").unlink()  # e.g. removed by hand, and another run started
             intruder.__enter__()
         return real_encode(*args)
@@ -130,10 +133,20 @@ def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path, stdlib_jsonl, sc2_
 def test_the_lock_is_exclusive_and_released(tmp_path):
     prefix = str(tmp_path / "c")
     with OutputLock(prefix, log=lambda line: None) as held:
-        assert f"pid {os.getpid()}" in Path(f"{prefix}.lock").read_text()
+        assert json.loads(Path(f"{prefix}.lock").read_text())["pid"] == os.getpid()  # reading keeps the lock
         with pytest.raises(OutputBusy, match=f"{prefix} is being written by another run"):
             OutputLock(prefix, log=lambda line: None).__enter__()
         assert held.staging.is_dir()
     assert list(tmp_path.iterdir()) == []
     with OutputLock(prefix, log=lambda line: None):
         pass
+
+
+def test_a_filesystem_without_locks_is_refused(tmp_path, monkeypatch):
+    def no_locks(fd, command, arg):
+        raise OSError(errno.ENOLCK, "No locks available")  # an NFS mount with nolock, Lustre without flock
+
+    monkeypatch.setattr(exclusive_owner.fcntl, "fcntl", no_locks)
+    with pytest.raises(OutputBusy, match=r"c.lock \(No locks available\): the output filesystem must"):
+        OutputLock(str(tmp_path / "c"), log=lambda line: None).__enter__()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.lock"]  # nothing written but the unlockable file

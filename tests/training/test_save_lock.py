@@ -13,12 +13,12 @@ import time
 import pytest
 from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
 
-from megatron_sc2.training import save_lock
+from megatron_sc2.runtime import exclusive_owner
 from megatron_sc2.training.checkpointing import CheckpointError, latest_iteration
-from megatron_sc2.training.save_lock import LOCK_FILE, SaveLock
+from megatron_sc2.training.save_lock import LOCK_FILE, acquire
 
-HOLD = "import sys, time; from megatron_sc2.training.save_lock import SaveLock; " \
-       "SaveLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
+HOLD = "import sys, time; from megatron_sc2.training.save_lock import acquire; " \
+       "acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
 
 
 def holder(root, slurm_job_id=None) -> subprocess.Popen:
@@ -32,14 +32,9 @@ def holder(root, slurm_job_id=None) -> subprocess.Popen:
 
 
 def recorded(root) -> dict:
-    """The owner the lock file names ({} when free). Not for the owner itself: closing any file
-    descriptor of the file drops a process's POSIX lock on it."""
-    text = (root / LOCK_FILE).read_text()
-    return json.loads(text) if text else {}
-
-
-def mine(lock: SaveLock) -> dict:
-    return json.loads(os.pread(lock.fd, 4096, 0))
+    """The owner the lock file names ({} when free). Reading it does not drop the owner's lock."""
+    path = root / LOCK_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def test_a_live_owner_is_named_and_a_dead_one_is_replaced(tmp_path, monkeypatch):
@@ -47,12 +42,11 @@ def test_a_live_owner_is_named_and_a_dead_one_is_replaced(tmp_path, monkeypatch)
     other = holder(tmp_path)
     with pytest.raises(CheckpointError, match=f"--save {tmp_path} is in use by another training job "
                                               f"\\(host {socket.gethostname()}, pid {other.pid}, since "):
-        SaveLock(tmp_path).acquire()
+        acquire(tmp_path)
     other.kill()
     other.wait()
-    lock = SaveLock(tmp_path)
-    lock.acquire()  # the owner died holding it: the lock went with it
-    assert mine(lock)["pid"] == os.getpid()
+    lock = acquire(tmp_path)  # the owner died holding it: the lock went with it
+    assert recorded(tmp_path)["pid"] == os.getpid()
     lock.release()
     assert recorded(tmp_path) == {}
 
@@ -61,21 +55,20 @@ def test_a_requeued_slurm_job_takes_over_from_its_previous_run(tmp_path, monkeyp
     previous = holder(tmp_path, slurm_job_id="4242")
     monkeypatch.setenv("SLURM_JOB_ID", "4243")
     with pytest.raises(CheckpointError, match=f"pid {previous.pid}, SLURM job 4242"):
-        SaveLock(tmp_path).acquire()
+        acquire(tmp_path)
     monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same job, requeued: waits for the old run's lock to go
     threading.Timer(1.0, previous.kill).start()
-    lock = SaveLock(tmp_path)
-    lock.acquire()
-    assert mine(lock)["slurm_job_id"] == "4242" and mine(lock)["pid"] == os.getpid()
+    lock = acquire(tmp_path)
+    assert recorded(tmp_path)["slurm_job_id"] == "4242" and recorded(tmp_path)["pid"] == os.getpid()
     lock.release()
     previous.wait()
 
 
 def test_without_file_locks_the_recorded_owner_decides(tmp_path, monkeypatch):
-    def no_locks(fd, operation):
+    def no_locks(fd, command, arg):
         raise OSError(errno.ENOLCK, "No locks available")  # an NFS mount with nolock, Lustre without flock
 
-    monkeypatch.setattr(save_lock.fcntl, "lockf", no_locks)
+    monkeypatch.setattr(exclusive_owner.fcntl, "fcntl", no_locks)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -89,14 +82,13 @@ def test_without_file_locks_the_recorded_owner_decides(tmp_path, monkeypatch):
         for host, pid, job in [(here, alive.pid, None), ("node-b", dead.pid, "7")]:
             record(host, pid, job)
             with pytest.raises(CheckpointError, match=f"no file locks: if that job is gone, delete .*{LOCK_FILE}"):
-                SaveLock(tmp_path).acquire()
+                acquire(tmp_path)
         for host, pid, job, our_job in [(here, dead.pid, None, None), ("node-b", alive.pid, "7", "7")]:
             record(host, pid, job)
             if our_job:
                 monkeypatch.setenv("SLURM_JOB_ID", our_job)
-            lock = SaveLock(tmp_path)
-            lock.acquire()
-            assert mine(lock)["pid"] == os.getpid()
+            lock = acquire(tmp_path)
+            assert recorded(tmp_path)["pid"] == os.getpid()
             lock.release()
     finally:
         alive.kill()
