@@ -8,15 +8,20 @@ import psutil
 import pytest
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
-from megatron_sc2.training.checkpointing import iteration_dir, latest_iteration, resolve, verify_checkpoint
+from megatron_sc2.training.checkpointing import (
+    PARTIAL_SUFFIX,
+    iteration_dir,
+    latest_iteration,
+    resolve,
+    verify_checkpoint,
+)
 
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "12", *SCHEDULE]
 
 
 def save_in_progress(ckpt) -> bool:
-    """An iteration folder newer than the one the marker names: a save is being written."""
-    newest = max((int(p.name[5:]) for p in ckpt.glob("iter_*")), default=0)
-    return newest > (latest_iteration(ckpt) or 0) and newest >= 2
+    """A save from iteration 2 on is being written: its `.iter_N.partial/` folder exists."""
+    return any(int(p.name[len(".iter_"):-len(PARTIAL_SUFFIX)]) >= 2 for p in ckpt.glob(f".iter_*{PARTIAL_SUFFIX}"))
 
 
 @pytest.mark.slow
@@ -49,6 +54,7 @@ def test_sigterm_twice_during_a_save_leaves_only_complete_checkpoints(mode, trai
     assert stopped < 12
     for directory in ckpt.glob("iter_*"):
         verify_checkpoint(directory)  # no folder is left half-written
+    assert not list(ckpt.glob(f".iter_*{PARTIAL_SUFFIX}"))  # the interrupted save finished
     assert resolve(ckpt)[0] == iteration_dir(ckpt, stopped) == max(ckpt.glob("iter_*"))
 
     pretrain(2, args + ["--load", str(ckpt)])
