@@ -70,6 +70,7 @@ class OurLoop:
 
     def __init__(self, run):
         from megatron_sc2.data.tokenizer import load_tokenizer
+        from megatron_sc2.runtime.watchdog import ProgressWatchdog
         from megatron_sc2.training.exit_signals import ExitSignals
         from megatron_sc2.training.metrics import MetricsLogger
         from megatron_sc2.training.trainer import CheckpointSaver, TrainState, build_stage
@@ -79,12 +80,13 @@ class OurLoop:
         self.state = TrainState(stage_name=run.stages[0].name)
         self.metrics, self.signals, self.saver = MetricsLogger(None, None, None, None, True), ExitSignals(None), \
             CheckpointSaver(run)
+        self.watchdog = ProgressWatchdog(run.distributed_timeout_minutes)
 
     def __call__(self, n: int) -> None:
         from megatron_sc2.training.trainer import train_stage
 
         self.parts.stage = dataclasses.replace(self.parts.stage, train_iters=self.state.stage_iteration + n)
-        train_stage(self.run, self.parts, self.state, self.metrics, self.signals, self.saver, 1)
+        train_stage(self.run, self.parts, self.state, self.metrics, self.signals, self.saver, self.watchdog, 1)
 
 
 class BareLoop:
