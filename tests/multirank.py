@@ -12,6 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 WORKERS = Path(__file__).resolve().parent / "workers"
 
 
+TORCHRUN_VARIABLES = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR"}
+
+
+def launcher_environment() -> dict:
+    """This process's environment without torchrun's variables: a test of the runtime in this process
+    leaves them behind, and in a child launched by MPI or SLURM they would take precedence."""
+    return {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from multirank import free_port
+from multirank import free_port, launcher_environment
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "srun", "squeue", "scontrol", "scancel", "sinfo")
@@ -68,7 +68,7 @@ class Slurm:
 
     def __init__(self, directory: Path):
         self.dir = directory
-        self.env = {**os.environ, "SLURM_CONF": str(directory / "slurm.conf")}
+        self.env = {**launcher_environment(), "SLURM_CONF": str(directory / "slurm.conf")}
         self._pids: list[int] = []
 
     def start(self) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from multirank import REPO, free_port
+from multirank import REPO, free_port, launcher_environment
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain
 
 STEPS = ["--tensor-model-parallel-size", "2", "--seq-length", "64", "--global-batch-size", "4",
@@ -16,7 +16,7 @@ STEPS = ["--tensor-model-parallel-size", "2", "--seq-length", "64", "--global-ba
 
 
 def launcher_env(data: dict, checkpoint_dir: Path) -> dict:
-    return {**os.environ, "DATA_PATH": str(data["prefix"]), "TOKENIZER_MODEL": str(data["tokenizer"]),
+    return {**launcher_environment(), "DATA_PATH": str(data["prefix"]), "TOKENIZER_MODEL": str(data["tokenizer"]),
             "CHECKPOINT_DIR": str(checkpoint_dir), "DATA_CACHE_PATH": str(data["cache"]),
             "MASTER_PORT": str(free_port()), "OMP_NUM_THREADS": "1",
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
