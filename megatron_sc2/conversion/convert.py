@@ -144,8 +144,9 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
         bar.close()
     summary.notes += [warning] if warning else []
     summary.seconds = time.perf_counter() - start
-    summary.notes.insert(0, f"from {reader.folder} (iteration {reader.iteration}), dtype {dtype}, "
-                         f"vocab padding {padded_vocab} -> {model.vocab_size} rows removed")
+    padding = (f"{padded_vocab - model.vocab_size} vocab padding rows removed ({padded_vocab} -> {model.vocab_size})"
+               if padded_vocab > model.vocab_size else "no vocab padding")
+    summary.notes.insert(0, f"from {reader.folder} (iteration {reader.iteration}), dtype {dtype}, {padding}")
     return summary
 
 
