@@ -122,9 +122,15 @@ def stdlib_indexed_dataset(tmp_path_factory, stdlib_documents, sc2_tokenizer) ->
 
 @pytest.fixture(scope="module")
 def gloo_group(tmp_path_factory):
-    """A one-process gloo group: megatron-core's dataset builder needs torch.distributed."""
+    """A one-process gloo group: megatron-core's dataset builder needs torch.distributed.
+
+    Reuses the session's group when an earlier test (tests/conftest.py's single_process_group) started one.
+    """
     import torch.distributed as dist
 
+    if dist.is_initialized():
+        yield
+        return
     store = tmp_path_factory.mktemp("gloo") / "store"
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=0, world_size=1)
     yield
