@@ -1,10 +1,12 @@
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="megatron_sc2",
     version="0.1.0",
     description="Pretraining stack for StarCoder2 code models on megatron-core",
-    long_description=open("README.md").read(),
+    long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["megatron_sc2", "megatron_sc2.*"]),
