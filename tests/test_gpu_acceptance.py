@@ -33,8 +33,11 @@ def test_a_failed_check_is_listed_and_shown():
     good.check("fp32 = CPU", True, "0")
     bad.check("loss falls", False, "7.0 -> 7.1")
     bad.skip("TE", "not installed")
+    bad.measure("train loop", "1.134 (goal <= 1.03)")
     assert failed([good, bad]) == ["training: loss falls"]
-    assert "FAIL  loss falls: 7.0 -> 7.1" in table([good, bad]) and "skip  TE: not installed" in table([good, bad])
+    shown = table([good, bad])
+    assert "FAIL  loss falls: 7.0 -> 7.1" in shown and "skip  TE: not installed" in shown
+    assert "ran   train loop: 1.134 (goal <= 1.03)" in shown  # a speed against a goal is a figure, not a PASS
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""What a section hands back: named figures and pass/fail/skip checks, printed as one table."""
+"""What a section hands back: named figures, pass/fail/skip checks and measurements, printed as one table."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ class Check:
     name: str
     ok: bool | None  # None: skipped, with the reason in detail
     detail: str = ""
+    measured: bool = False  # a figure that has no pass mark (a speed against a goal): it ran, ok is True
 
 
 @dataclass
@@ -26,6 +27,9 @@ class Section:
     def skip(self, name: str, reason: str) -> None:
         self.check(name, None, reason)
 
+    def measure(self, name: str, detail: str) -> None:
+        self.checks.append(Check(name, True, detail, measured=True))
+
 
 def failed(sections: list[Section]) -> list[str]:
     return [f"{s.name}: {c.name}" for s in sections for c in s.checks if c.ok is False]
@@ -37,7 +41,8 @@ def table(sections: list[Section]) -> str:
     rows = []
     for s in sections:
         rows.append(f"== {s.name} ({s.seconds:.0f} s)")
-        rows += [f"  {status[c.ok]:4}  {c.name}" + (f": {c.detail}" if c.detail else "") for c in s.checks]
+        rows += [f"  {'ran' if c.measured else status[c.ok]:4}  {c.name}" + (f": {c.detail}" if c.detail else "")
+                 for c in s.checks]
         rows += [f"        {key} = {_fmt(value)}" for key, value in s.figures.items() if not isinstance(value, (dict, list))]
     return "\n".join(rows)
 
