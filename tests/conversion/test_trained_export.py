@@ -2,10 +2,6 @@
 logits and greedy generations are ours (the checkpoint also holds optimizer state, which export
 skips); and that HF folder imports back into a checkpoint `pretrain --load` continues from."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from conversion.tiny import megatron_logits
@@ -13,32 +9,20 @@ from pretrain_runs import base_args, losses, pretrain
 
 from megatron_sc2.conversion import export_to_hf, import_from_hf
 
-REPO = Path(__file__).resolve().parents[2]
 TRAIN = ["--global-batch-size", 4, "--seq-length", 64, "--split", "1,0,0", "--lr", 3e-3, "--min-lr", 3e-4,
          "--lr-warmup-iters", 0]
 
 
-def run_tool(*args) -> None:
-    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=REPO, check=False)
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict:
-    """sc2-tiny trained 6 steps by pretrain under TP2xPP2 on a stdlib code dataset, then exported."""
+def trained(training_data, tmp_path_factory) -> dict:
+    """sc2-tiny trained 6 steps by pretrain under TP2xPP2 on the stdlib code dataset, then exported."""
     root = tmp_path_factory.mktemp("trained")
-    corpus = root / "corpus.jsonl"
-    run_tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email")
-    run_tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
-    run_tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", root / "code",
-             "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", root / "tokenizer",
-             "--repo-context", "--workers", "2")
-    data = {"prefix": root / "code_content_document", "cache": root / "cache", "tokenizer": root / "tokenizer"}
     (root / "run").mkdir()
-    pretrain(4, base_args(data, root / "run", "--tensor-model-parallel-size", 2, "--pipeline-model-parallel-size", 2,
-                          *TRAIN, "--train-iters", 6, "--save", root / "ckpt", "--save-interval", 6))
-    export_to_hf(root / "ckpt", root / "hf", tokenizer_model=root / "tokenizer", progress=False)
-    return {"root": root, "data": data, "losses": losses(root / "run" / "metrics.jsonl")}
+    pretrain(4, base_args(training_data, root / "run", "--tensor-model-parallel-size", 2,
+                          "--pipeline-model-parallel-size", 2, *TRAIN, "--train-iters", 6, "--save", root / "ckpt",
+                          "--save-interval", 6))
+    export_to_hf(root / "ckpt", root / "hf", tokenizer_model=training_data["tokenizer"], progress=False)
+    return {"root": root, "data": training_data, "losses": losses(root / "run" / "metrics.jsonl")}
 
 
 @pytest.mark.slow

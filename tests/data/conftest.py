@@ -12,6 +12,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from shared_artifacts import build_once
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -55,15 +56,17 @@ def stdlib_jsonl(tmp_path_factory, stdlib_records) -> Path:
 
 @pytest.fixture(scope="session")
 def sc2_tokenizer_dir(tmp_path_factory, stdlib_jsonl) -> Path:
-    """A folder with a small StarCoder2-style tokenizer (tokenizer.json + transformers configs)."""
-    folder = tmp_path_factory.mktemp("sc2_tokenizer")
-    command = [
-        sys.executable, str(REPO_ROOT / "tools" / "train_tokenizer.py"), str(stdlib_jsonl),
-        "--output-dir", str(folder), "--vocab-size", "2048",
-    ]  # fmt: skip
-    result = subprocess.run(command, check=False, capture_output=True, text=True)
-    assert result.returncode == 0, f"train_tokenizer.py failed:\n{result.stdout}\n{result.stderr}"
-    return folder
+    """A folder with a small StarCoder2-style tokenizer (tokenizer.json + transformers configs), one per run."""
+
+    def build(folder: Path) -> None:
+        command = [
+            sys.executable, str(REPO_ROOT / "tools" / "train_tokenizer.py"), str(stdlib_jsonl),
+            "--output-dir", str(folder), "--vocab-size", "2048",
+        ]  # fmt: skip
+        result = subprocess.run(command, check=False, capture_output=True, text=True)
+        assert result.returncode == 0, f"train_tokenizer.py failed:\n{result.stdout}\n{result.stderr}"
+
+    return build_once(tmp_path_factory, "sc2_tokenizer", build, packages=STDLIB_PACKAGES, vocab_size=2048)
 
 
 @pytest.fixture(scope="session")

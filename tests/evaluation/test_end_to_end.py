@@ -25,20 +25,13 @@ def run_tool(*args, check=True) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
+def run(training_data, tmp_path_factory) -> dict:
     """sc2-tiny trained 4 steps on one CPU process, checkpoints at iterations 2 and 4."""
     root = tmp_path_factory.mktemp("run")
-    corpus = root / "corpus.jsonl"
-    run_tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json")
-    run_tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
-    run_tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", root / "code",
-             "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", root / "tokenizer",
-             "--repo-context", "--workers", "1")
-    data = {"prefix": root / "code_content_document", "cache": root / "cache", "tokenizer": root / "tokenizer"}
     (root / "train").mkdir()
-    pretrain(1, base_args(data, root / "train", *TRAIN, "--save", root / "ckpt"))
-    export_to_hf(root / "ckpt", root / "hf", tokenizer_model=root / "tokenizer", progress=False)
-    return {"root": root, "data": data, "corpus": corpus}
+    pretrain(1, base_args(training_data, root / "train", *TRAIN, "--save", root / "ckpt"))
+    export_to_hf(root / "ckpt", root / "hf", tokenizer_model=training_data["tokenizer"], progress=False)
+    return {"root": root, "data": training_data, "corpus": training_data["corpus"]}
 
 
 @pytest.mark.slow

@@ -40,13 +40,18 @@ def run_two_nodes(args: list[str], tmp_path, name: str):
     return [start_node(n, port, args, tmp_path / f"{name}.node{n}.log") for n in (0, 1)]
 
 
+@pytest.fixture(scope="module")
+def expected(training_data, tmp_path_factory) -> dict[int, float]:
+    """The uninterrupted run's losses, for both failures."""
+    reference = tmp_path_factory.mktemp("reference")
+    pretrain(2, base_args(training_data, reference, *STEPS))
+    return losses(reference / "metrics.jsonl")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("failure", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
-def test_the_surviving_node_ends_and_a_relaunch_resumes_exactly(failure, training_data, tmp_path):
-    reference = tmp_path / "reference"
-    pretrain(2, base_args(training_data, reference, *STEPS))
-    expected = losses(reference / "metrics.jsonl")
+def test_the_surviving_node_ends_and_a_relaunch_resumes_exactly(failure, training_data, expected, tmp_path):
 
     run = tmp_path / "run"
     args = base_args(training_data, run, *STEPS, "--save", run / "ckpt", "--save-interval", "2",

@@ -24,13 +24,18 @@ def save_in_progress(ckpt) -> bool:
     return any(int(p.name[len(".iter_"):-len(PARTIAL_SUFFIX)]) >= 2 for p in ckpt.glob(f".iter_*{PARTIAL_SUFFIX}"))
 
 
+@pytest.fixture(scope="module")
+def expected(training_data, tmp_path_factory) -> dict[int, float]:
+    """The uninterrupted run's losses, for both save modes."""
+    reference = tmp_path_factory.mktemp("reference")
+    pretrain(2, base_args(training_data, reference, *STEPS))
+    return losses(reference / "metrics.jsonl")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("mode", [[], ["--async-save"]], ids=["sync", "async"])
-def test_sigterm_twice_during_a_save_leaves_only_complete_checkpoints(mode, training_data, tmp_path):
-    reference = tmp_path / "reference"
-    pretrain(2, base_args(training_data, reference, *STEPS))
-    expected = losses(reference / "metrics.jsonl")
+def test_sigterm_twice_during_a_save_leaves_only_complete_checkpoints(mode, training_data, expected, tmp_path):
 
     run, ckpt = tmp_path / "run", tmp_path / "run" / "ckpt"
     args = base_args(training_data, run, *STEPS, *mode, "--save", ckpt, "--save-interval", "1")
