@@ -88,7 +88,7 @@ def test_rlimits_level_warns_loudly():
 def test_without_any_isolation_only_an_explicit_rlimits_runs(monkeypatch):
     monkeypatch.setattr(sandbox_module, "bubblewrap_works", lambda: False)
     monkeypatch.setattr(sandbox_module, "unshare_works", lambda: False, raising=False)
-    with pytest.raises(RuntimeError, match="apt-get install bubblewrap, or pass --sandbox rlimits"):
+    with pytest.raises(RuntimeError, match="Install bubblewrap, or pass --sandbox rlimits"):
         Sandbox(workers=1)
     assert Sandbox(isolation=RLIMITS, workers=1).isolation == RLIMITS
 
