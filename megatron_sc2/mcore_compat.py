@@ -12,6 +12,9 @@ megatron-core's public API. What changed across the range, and how each is met:
   `async_save_options` and `async_calls_queue` choose the pair once.
 - 0.19 made the checkpoint writer's results queue public (`get_write_results_queue`; before,
   `_get_write_results_queue`): `start_write_results_queue`.
+
+Private megatron-core names that the whole range shares are reached from here too, so that an
+upgrade that drops one fails in this module: `set_cuda_rng_state_with`.
 """
 
 from __future__ import annotations
@@ -93,3 +96,16 @@ def start_write_results_queue() -> None:
 
     start = getattr(filesystem_async, "get_write_results_queue", None)
     (start or filesystem_async._get_write_results_queue)()
+
+
+def set_cuda_rng_state_with(setter) -> None:
+    """Make megatron-core set the CUDA RNG state with `setter(new_state, device=-1, graph_safe=False)`.
+
+    Activation recompute restores it through the private `tensor_parallel.random._set_cuda_rng_state`,
+    which without CUDA queues the call until CUDA initializes: forever (the CPU backend's use)."""
+    from megatron.core.tensor_parallel import random
+
+    if not hasattr(random, "_set_cuda_rng_state"):
+        raise RuntimeError(f"megatron-core {release()} has no tensor_parallel.random._set_cuda_rng_state: "
+                           f"megatron_sc2 supports {supported_range()}")
+    random._set_cuda_rng_state = setter

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
 from megatron_sc2.runtime import detect_launch_env
-from megatron_sc2.training.arguments import parse_args
+from megatron_sc2.training.arguments import check_machine, parse_args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
                         datefmt="%H:%M:%S", stream=sys.stdout)
     logging.getLogger("megatron_sc2").setLevel(logging.INFO if launch.rank == 0 else logging.WARNING)
     run = parse_args(argv, world_size=launch.world_size)  # every configuration error, before any heavy work
+    # and what this machine cannot run, before any process group (ranks here: torchrun's count, else this one)
+    check_machine(run, launch.world_size, ranks_here=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     from megatron_sc2.data.datasets import DatasetError
     from megatron_sc2.training.checkpointing import CheckpointError
     from megatron_sc2.training.trainer import pretrain

@@ -45,7 +45,11 @@ class HuggingFaceTokenizer:
             raise FileNotFoundError(
                 f"no Hugging Face tokenizer at {path} (expected a tokenizer.json or a folder with one)"
             )
-        self._tok = _HFTokenizer.from_file(str(file))
+        try:
+            self._tok = _HFTokenizer.from_file(str(file))
+        except Exception as e:  # noqa: BLE001 (tokenizers raises a bare Exception for a file it cannot read)
+            raise ValueError(f"{file} is not a Hugging Face tokenizer.json ({e}): give --tokenizer-model a "
+                             f"tokenizer.json or a folder with one") from None
         self._as_text = _HFTokenizer.from_file(str(file))
         self._as_text.encode_special_tokens = True
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
@@ -87,7 +91,11 @@ class SentencePieceTokenizer:
         self.path = str(path)
         if not Path(path).is_file():
             raise FileNotFoundError(f"no sentencepiece model at {path}")
-        self._sp = sentencepiece.SentencePieceProcessor(model_file=self.path)
+        try:
+            self._sp = sentencepiece.SentencePieceProcessor(model_file=self.path)
+        except RuntimeError as e:
+            raise ValueError(f"{path} is not a sentencepiece model ({e}): give --tokenizer-model a .model "
+                             f"file") from None
         self.vocab_size = self._sp.get_piece_size()
         self.eod = self._eod()
         control = {i for i in range(self.vocab_size) if self._sp.is_control(i)}

@@ -11,6 +11,9 @@ from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.model.fusions import fusion_switches
 from megatron_sc2.model.layer_spec import transformer_engine_available
 
+SEQUENCE_PARALLEL_NEEDS_TE = ("--sequence-parallel needs TransformerEngine on GPUs (megatron-core's local "
+                              "LayerNorm does not support it): use --no-sequence-parallel here")
+
 
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     """StarCoder2's activation (HF `gelu_pytorch_tanh`)."""
@@ -42,8 +45,7 @@ def to_transformer_config(
 
     parallel.validate_for(model)
     if parallel.sequence_parallel and not transformer_engine_available():
-        raise ValueError("--sequence-parallel needs TransformerEngine on GPUs (megatron-core's local LayerNorm "
-                         "does not support it): use --no-sequence-parallel here")
+        raise ValueError(SEQUENCE_PARALLEL_NEEDS_TE)
     on_gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if bf16 else torch.float32
     # On GPU the fused bias+GELU kernel (megatron-core's tanh approximation) runs; on CPU the

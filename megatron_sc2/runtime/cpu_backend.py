@@ -8,12 +8,14 @@ those call sites, this module states one rule at the torch boundary: when CUDA i
 absent, "the CUDA device" means the CPU.
 
 - A torch function mode rewrites CUDA device arguments (factory functions, `.to`,
-  `.cuda()`) to the CPU, and reports CPU tensor types under their CUDA names so
-  megatron-core's dtype checks see "its device".
+  `.cuda()`) to the CPU, and reports CPU tensor types under their CUDA names so megatron-core's
+  dtype checks see "its device". A mode is off inside its own handler, and so in the backward pass
+  that `.backward()` runs: activation recompute, which runs forward code there, enters it again.
 - `torch.cuda.current_device` names the CPU; `torch.cuda.current_stream` is the CPU's stream
   (0.19's gradient sync waits on it every step); `torch.cuda.synchronize` has nothing to wait for.
 - The model-parallel RNG tracker keeps CPU generator states, with megatron-core's
-  `add`/`fork`/`get_states`/`set_states` contract.
+  `add`/`fork`/`get_states`/`set_states` contract; the CUDA generator's state is the CPU's, so
+  activation recompute saves and restores the stream dropout draws from.
 - Without TransformerEngine or Apex (always the case here), megatron-core's distributed
   optimizer wraps torch's Adam, whose state (with its `step`) appears only at the first
   step; two wrappers let the reshardable checkpoint format load into a fresh optimizer.
@@ -92,6 +94,18 @@ def _cpu_rng_tracker_class():
     return CpuRNGStatesTracker
 
 
+def _recompute_in(mode: TorchFunctionMode) -> None:
+    from megatron.core.tensor_parallel.random import CheckpointFunction
+
+    backward = CheckpointFunction.backward
+
+    def backward_in_mode(ctx, *args):
+        with mode:
+            return backward(ctx, *args)
+
+    CheckpointFunction.backward = staticmethod(backward_in_mode)
+
+
 def _torch_adam_checkpoint_adapters():
     from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
 
@@ -135,10 +149,13 @@ def activate() -> bool:
     torch.cuda.current_device = lambda: torch.device("cpu")
     torch.cuda.current_stream = lambda device=None: torch.cpu.current_stream()
     torch.cuda.synchronize = lambda device=None: None
+    torch.cuda.get_rng_state = torch.cuda.random.get_rng_state = lambda device="cuda": torch.get_rng_state()
+    mcore_compat.set_cuda_rng_state_with(lambda state, device=-1, graph_safe=False: torch.set_rng_state(state))
     mcore_random._CUDA_RNG_STATE_TRACKER = _cpu_rng_tracker_class()()
     mcore_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
     _torch_adam_checkpoint_adapters()
     _mode = _CudaIsCpu()
+    _recompute_in(_mode)
     _mode.__enter__()
     log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend)")
     return True

@@ -12,18 +12,23 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+import torch
 import yaml
 
 from megatron_sc2.config import ModelConfig, ParallelConfig, load_model_config, read_model_file
 from megatron_sc2.data.tokenizer import TOKENIZER_TYPES
+from megatron_sc2.model.layer_spec import transformer_engine_available
+from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
 from megatron_sc2.training import megatron_lm, value_checks
+from megatron_sc2.training.memory import GIB, estimate_memory
 from megatron_sc2.training.stages import Stage, build_stage
 
 _FLOAT, _INT, _STR, _BOOL = float, int, str, "bool"
 
 # (group, flag, type, default, help). A table, so the YAML schema and the CLI cannot drift.
 OPTIONS = [
-    ("model", "--model", _STR, "sc2-3b", ("preset (sc2-3b, sc2-7b, sc2-15b, sc2-tiny, ...) or model YAML; "
+    ("model", "--model", _STR, None, ("preset (sc2-3b, sc2-7b, sc2-15b, sc2-tiny, ...) or model YAML; "
       "without it, the flags below describe the whole model")),
     ("model", "--num-layers", _INT, None, "transformer layers"),
     ("model", "--hidden-size", _INT, None, "hidden size"),
@@ -298,6 +303,27 @@ def validate(options, stage_specs, explicit: dict, world_size: int | None, given
     return RunConfig(model=model, parallel=parallel, stages=stages, options=options)
 
 
+def check_machine(run: RunConfig, world_size: int, ranks_here: int) -> None:
+    """What this machine cannot run, in one error, before any process group starts. (A recipe
+    parses anywhere, so GPU recipes can be checked on a laptop; a launch must fit its machine.)"""
+    problems = []
+    if run.parallel.sequence_parallel and not transformer_engine_available():
+        problems.append(SEQUENCE_PARALLEL_NEEDS_TE)
+    if not torch.cuda.is_available():
+        per_rank = max(estimate_memory(
+            run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
+            pp=run.parallel.pipeline_model_parallel_size, dp=run.parallel.data_parallel_size(world_size),
+            micro_batch_size=run.micro_batch_size, distributed_optimizer=run.parallel.use_distributed_optimizer,
+        ).total_gib for stage in run.stages)
+        machine = psutil.virtual_memory().total / GIB
+        if per_rank * ranks_here > machine:
+            problems.append(f"this run needs an estimated {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
+                            f"{per_rank:.1f} GiB, training/memory.py) and this machine has {machine:.1f} GiB: "
+                            f"choose a smaller --model, --seq-length or --micro-batch-size")
+    if problems:
+        _fail(problems)
+
+
 def _value_problems(options, stage_specs) -> list[str]:
     """Each numeric value in its range, each named as given: a flag, or a key of a stage."""
     problems = value_checks.out_of_range(vars(options), _flag)
@@ -308,7 +334,7 @@ def _value_problems(options, stage_specs) -> list[str]:
         name = spec.get("name") or f"stage{index}"
         problems += value_checks.out_of_range(spec, lambda key, name=name: f"stage {name}: {key}")
     split = value_checks.split_problem(str(options.split))
-    return problems + ([split] if split else [])
+    return problems + ([split] if split else []) + value_checks.blend_problems(options.data_path or [])
 
 
 def _model_config(options, given: set) -> ModelConfig:
@@ -317,7 +343,7 @@ def _model_config(options, given: set) -> ModelConfig:
              if getattr(options, dest) is not None}
     if options.untie_embeddings_and_output_weights:
         flags["tie_embeddings"] = False
-    if "model" in given or not ({"num_layers", "hidden_size", "num_attention_heads"} & given):
+    if "model" in given:
         base = load_model_config(options.model)
         if options.vocab_size is None and Path(options.model).is_file() and \
                 "vocab_size" in read_model_file(options.model):
@@ -325,8 +351,9 @@ def _model_config(options, given: set) -> ModelConfig:
         return base.replace(**flags)
     missing = [f for f in ("--num-layers", "--hidden-size", "--num-attention-heads") if _dest(f) not in flags]
     if missing:
-        raise ValueError(f"describe the model with --model PRESET, or with --num-layers, --hidden-size and "
-                         f"--num-attention-heads (missing {', '.join(missing)})")
+        raise ValueError("describe the model with --model PRESET (sc2-3b, sc2-7b, sc2-15b, sc2-tiny, ...) or a "
+                         "model YAML, or with --num-layers, --hidden-size and --num-attention-heads"
+                         + (f" (missing {', '.join(missing)})" if len(missing) < 3 else ""))
     if options.num_query_groups is not None and not options.group_query_attention:
         raise ValueError("--num-query-groups takes effect only with --group-query-attention (as in Megatron-LM)")
     return ModelConfig(**{

@@ -37,5 +37,10 @@ def microbatches(dataset, *, start_sample: int, total_samples: int, micro_batch_
     loader = DataLoader(
         dataset, batch_sampler=sampler, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
+        # A new iterator draws its workers' base seed from this generator. From the default one, the
+        # draw would move the stream hidden dropout uses: a resumed run makes its iterator after the
+        # checkpoint's RNG state is loaded, and would drop other units than the uninterrupted run.
+        # Samples never depend on that seed (datasets.py: seed, dataset and index only).
+        generator=torch.Generator(),
     )
     return iter(loader)

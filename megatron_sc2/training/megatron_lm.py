@@ -41,6 +41,14 @@ ACCEPTED = {
     "--calculate-per-token-loss": "the loss is always a token mean over the global batch",
     "--accumulate-allreduce-grads-in-fp32": "gradients are always reduced in fp32",
     "--check-for-nan-in-loss-and-grad": "a NaN/Inf loss always stops the run (or is skipped with --skip-nan-steps)",
+    "--use-cpu-initialization": "initialization follows the device (on the CPU when there is no GPU)",
+    "--apply-query-key-layer-scaling": "an --fp16 safeguard: the softmax always runs in fp32, where the scaling "
+                                       "cancels out",
+    "--cross-entropy-loss-fusion": "the loss is megatron-core's vocab-parallel cross entropy, unfused: the same "
+                                   "loss",
+    "--manual-gc": "Python's garbage collector runs as usual: the same training, only the timing of pauses "
+                   "differs",
+    "--manual-gc-interval": "Python's garbage collector runs as usual (see --manual-gc)",
 }
 
 # flag: the values that describe what this trainer does anyway.
@@ -55,6 +63,7 @@ CHOICES = {
     "--recompute-method": ("uniform",),
     "--rotary-percent": ("1.0",),
     "--attention-backend": ("auto",),  # TransformerEngine chooses flash or fused attention
+    "--DDP-impl": ("local",),  # megatron-core's DistributedDataParallel (Megatron-LM's "local")
 }
 
 # flag: what to use instead.
@@ -122,6 +131,8 @@ REFUSED = {
     "--use-checkpoint-args": "the model comes from --model or the architecture flags (a checkpoint of another "
                              "model is refused, naming the differences)",
     "--tp-comm-overlap": "tensor-parallel communication overlap is not available: drop the flag",
+    "--log-params-norm": "the parameter norm is not logged: drop the flag (grad_norm is logged every "
+                         "--log-interval)",
 }
 DEST_PREFIX = "megatron_lm__"
 

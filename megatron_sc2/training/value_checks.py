@@ -85,6 +85,23 @@ def out_of_range(values: dict, label) -> list[str]:
     return problems
 
 
+def blend_problems(data_path: list) -> list[str]:
+    """Megatron's --data-path blend `W1 PREFIX1 W2 PREFIX2 ...`: every weight a number above 0
+    (megatron-core's blend builder ends in a traceback on the others)."""
+    if len(data_path) % 2:
+        return []  # prefixes only
+    problems = []
+    for weight, prefix in zip(data_path[::2], data_path[1::2]):
+        try:
+            number = float(weight)
+        except (TypeError, ValueError):
+            continue  # not a weight: megatron-core reads the list as prefixes only
+        if not (math.isfinite(number) and number > 0):
+            problems.append(f"--data-path weight {weight} of {prefix} must be a number above 0 "
+                            f"(leave the prefix out to not train on it)")
+    return problems
+
+
 def split_problem(split: str) -> str | None:
     """Megatron's --split: up to three train,valid,test weights (',' or '/'), train's above 0."""
     parts = re.split(r"[,/]", split.strip())

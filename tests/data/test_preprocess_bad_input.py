@@ -265,3 +265,16 @@ def test_a_json_key_named_twice_is_refused(tmp_path, sc2_tokenizer_dir, caplog):
     code, errors = run_tool(argv, caplog)
     assert code == 1 and errors == ["error: --json-keys names content more than once; name each key once"]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("HuggingFaceTokenizer", "is not a Hugging Face tokenizer.json"),
+    ("SentencePieceTokenizer", "is not a sentencepiece model"),
+])
+def test_a_tokenizer_model_that_is_a_corpus_is_refused_in_one_line(tmp_path, caplog, kind, expected):
+    source = corpus(tmp_path / "a.jsonl")
+    argv = ["--input", str(source), "--output-prefix", str(tmp_path / "out" / "c"), "--tokenizer-type", kind,
+            "--tokenizer-model", str(source)]  # fmt: skip
+    code, errors = run_tool(argv, caplog)
+    assert code == 1 and len(errors) == 1 and errors[0].startswith(f"error: {source} {expected} ("), errors
+    assert not (tmp_path / "out").exists() or dataset_files(tmp_path) == []

@@ -1,14 +1,20 @@
 """The configuration check: every bad value is one line naming its flag; Megatron-LM's flags are
 understood, accepted as no-ops or refused with what to use; a model can be described by flags."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
+import torch
+from multirank import free_port
 
+from megatron_sc2.model import transformer_engine_available
 from megatron_sc2.training import megatron_lm
 from megatron_sc2.training.arguments import parse_args
+from megatron_sc2.training.memory import GIB, estimate_memory
 
 
 @pytest.fixture
@@ -43,6 +49,8 @@ def problems(argv, world_size=1) -> list[str]:
     (["--lr-warmup-iters", "10"], "the 10 warmup iterations must be fewer than the 10 decay iterations"),
     (["--adam-beta2", "1"], "--adam-beta2 must be in [0, 1), got 1.0"),
     (["--hidden-dropout", "1.5"], "--hidden-dropout must be in [0, 1), got 1.5"),
+    *((["--data-path", "1", "a", weight, "b"], f"--data-path weight {weight} of b must be a number above 0")
+      for weight in ("0", "-0.5", "nan", "inf")),
 ])
 def test_each_bad_value_is_one_line_naming_its_flag(base, flags, expected):
     found = problems(base + flags)
@@ -61,6 +69,41 @@ def test_seq_length_zero_is_refused_by_the_entry_point_without_a_traceback(base)
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 1
     assert "--seq-length must be >= 1, got 0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_without_a_model_is_refused_in_one_line(base):
+    assert problems(base[2:]) == [("describe the model with --model PRESET (sc2-3b, sc2-7b, sc2-15b, sc2-tiny, ...) "
+                                   "or a model YAML, or with --num-layers, --hidden-size and --num-attention-heads")]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine's memory bounds CPU runs only")
+def test_a_cpu_run_larger_than_the_machine_is_refused_naming_both_numbers(base):
+    from megatron_sc2.training.arguments import check_machine
+
+    check_machine(parse_args(base, world_size=2), 2, ranks_here=2)  # sc2-tiny fits anywhere
+    huge = parse_args(base[2:] + ["--num-layers", "400", "--hidden-size", "32768", "--num-attention-heads", "256"])
+    per_rank = estimate_memory(huge.model, seq_length=64, tp=1, pp=1, dp=1, micro_batch_size=1,
+                               distributed_optimizer=False).total_gib
+    with pytest.raises(SystemExit) as error:
+        check_machine(huge, 1, ranks_here=1)
+    machine = psutil.virtual_memory().total / GIB
+    assert str(error.value).splitlines()[1:] == [(
+        f"  - this run needs an estimated {per_rank:.1f} GiB (1 rank(s) x {per_rank:.1f} GiB, training/memory.py) "
+        f"and this machine has {machine:.1f} GiB: choose a smaller --model, --seq-length or --micro-batch-size")]
+
+
+@pytest.mark.skipif(transformer_engine_available(), reason="TransformerEngine runs sequence parallelism")
+def test_sequence_parallel_without_transformer_engine_is_refused_before_any_process_group(base):
+    from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
+
+    # Rank 0 of 2 alone: past the check, it would wait for rank 1 in the rendezvous, then time out.
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "megatron_sc2.pretrain", *base, "--tensor-model-parallel-size",
+                             "2", "--sequence-parallel", "--distributed-timeout-minutes", "0.2"],
+                            capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 1
+    assert SEQUENCE_PARALLEL_NEEDS_TE in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
 
 
 def test_a_model_from_architecture_flags_alone(base):
@@ -118,6 +161,18 @@ def test_accepted_megatron_lm_flags_change_nothing(base):
         "Megatron-LM's --position-embedding-type learned_absolute is not supported here: only rope"]
     assert "--tokenizer-type GPT2BPETokenizer is not supported here" in problems(
         base + ["--tokenizer-type", "GPT2BPETokenizer"])[0]
+
+
+def test_flags_common_in_megatron_lm_launch_scripts_are_accepted_or_refused_with_what_to_use(base):
+    plain = parse_args(base)
+    run = parse_args(base + ["--use-cpu-initialization", "--manual-gc", "--manual-gc-interval", "100", "--DDP-impl",
+                             "local", "--apply-query-key-layer-scaling", "--cross-entropy-loss-fusion"])
+    assert (run.model, run.stages, run.parallel) == (plain.model, plain.stages, plain.parallel)
+    assert problems(base + ["--DDP-impl", "torch"]) == [
+        "Megatron-LM's --DDP-impl torch is not supported here: only local"]
+    assert problems(base + ["--log-params-norm"]) == [(
+        "Megatron-LM's --log-params-norm is not supported here: the parameter norm is not logged: drop the flag "
+        "(grad_norm is logged every --log-interval)")]
 
 
 def test_unknown_flags_and_refused_config_keys_are_one_line(base, tmp_path):

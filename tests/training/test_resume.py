@@ -11,6 +11,8 @@ from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
 
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
+# Megatron-LM's default dropout: a resume must restore every random stream it draws from.
+DROPOUT = ["--hidden-dropout", "0.1", "--attention-dropout", "0.1"]
 
 
 @pytest.mark.parametrize("pipeline", [
@@ -20,12 +22,12 @@ STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8",
 ])
 def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(training_data, tmp_path, pipeline):
     ref, run = tmp_path / "ref", tmp_path / "killed"
-    pretrain(2, base_args(training_data, ref, *pipeline, *STEPS))
+    pretrain(2, base_args(training_data, ref, *pipeline, *STEPS, *DROPOUT))
     expected = losses(ref / "metrics.jsonl")
     assert sorted(expected) == list(range(1, 9))
 
     kill_after = random.Random().randint(2, 6)
-    args = base_args(training_data, run, *pipeline, *STEPS,
+    args = base_args(training_data, run, *pipeline, *STEPS, *DROPOUT,
                      "--save", run / "ckpt", "--save-interval", "1")
     job = start_pretrain(2, args, tmp_path / "killed.log")
     deadline = time.monotonic() + 300
@@ -40,6 +42,18 @@ def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(traini
 
     pretrain(2, args + ["--load", str(run / "ckpt")])
     assert losses(run / "metrics.jsonl") == expected  # bitwise, every iteration
+
+
+@pytest.mark.parametrize("layout", [pytest.param(["--tensor-model-parallel-size", "2"], id="tp2"),
+                                    pytest.param([], id="tp1-dp2")])
+def test_a_resume_with_dropout_gives_the_uninterrupted_losses_bitwise(training_data, tmp_path, layout):
+    # The uninterrupted run saves at iteration 3; resuming from that save repeats iterations 4 and 5.
+    ckpt, steps = tmp_path / "ckpt", [*layout, *STEPS, "--train-iters", "5", *DROPOUT]
+    pretrain(2, base_args(training_data, tmp_path / "whole", *steps, "--save", ckpt, "--save-interval", "3"))
+    expected = losses(tmp_path / "whole" / "metrics.jsonl")
+    write_marker(ckpt, 3)
+    pretrain(2, base_args(training_data, tmp_path / "resumed", *steps, "--load", ckpt))
+    assert losses(tmp_path / "resumed" / "metrics.jsonl") == {4: expected[4], 5: expected[5]}
 
 
 @pytest.mark.slow
@@ -70,12 +84,12 @@ def test_tp2xpp2_checkpoint_resumes_at_tp1_and_dp2(training_data, tmp_path):
 
 def test_async_save_writes_complete_checkpoints_that_resume_exactly(training_data, tmp_path):
     ckpt = tmp_path / "ckpt"
-    pretrain(2, base_args(training_data, tmp_path / "run", *STEPS, "--save", ckpt, "--save-interval", "3",
-                          "--async-save"))
+    pretrain(2, base_args(training_data, tmp_path / "run", *STEPS, *DROPOUT, "--save", ckpt,
+                          "--save-interval", "3", "--async-save"))
     for iteration in (3, 6, 8):
         _, meta = resolve(ckpt, iteration)
         assert meta["train_state"]["iteration"] == iteration
     write_marker(ckpt, 6)
-    pretrain(2, base_args(training_data, tmp_path / "resumed", *STEPS, "--load", ckpt))
+    pretrain(2, base_args(training_data, tmp_path / "resumed", *STEPS, *DROPOUT, "--load", ckpt))
     first, resumed = losses(tmp_path / "run" / "metrics.jsonl"), losses(tmp_path / "resumed" / "metrics.jsonl")
     assert resumed == {7: first[7], 8: first[8]}
