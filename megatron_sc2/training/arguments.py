@@ -12,16 +12,11 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-import torch
 import yaml
 
 from megatron_sc2.config import ModelConfig, ParallelConfig, load_model_config, read_model_file
 from megatron_sc2.data.tokenizer import TOKENIZER_TYPES
-from megatron_sc2.model.layer_spec import transformer_engine_available
-from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
 from megatron_sc2.training import megatron_lm, value_checks
-from megatron_sc2.training.memory import GIB, estimate_memory
 from megatron_sc2.training.stages import Stage, build_stage
 
 _FLOAT, _INT, _STR, _BOOL = float, int, str, "bool"
@@ -306,6 +301,13 @@ def validate(options, stage_specs, explicit: dict, world_size: int | None, given
 def check_machine(run: RunConfig, world_size: int, ranks_here: int) -> None:
     """What this machine cannot run, in one error, before any process group starts. (A recipe
     parses anywhere, so GPU recipes can be checked on a laptop; a launch must fit its machine.)"""
+    import psutil
+    import torch
+
+    from megatron_sc2.model.layer_spec import transformer_engine_available
+    from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
+    from megatron_sc2.training.memory import GIB, estimate_memory
+
     problems = []
     if run.parallel.sequence_parallel and not transformer_engine_available():
         problems.append(SEQUENCE_PARALLEL_NEEDS_TE)
