@@ -17,9 +17,10 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SKIP = {"site-packages", "test", "idlelib", "lib2to3", "__pycache__", "tkinter", "turtledemo"}
 
 
-def stdlib_records(packages: list[str] | None = None):
+def stdlib_records(packages: list[str] | None = None, exclude: tuple[str, ...] = ()):
     """{"content", "path", "repo_name", "language"} (The Stack v2 field names) for each readable .py file."""
-    roots = sorted(p for p in STDLIB.iterdir() if p.name not in SKIP and (p.is_dir() or p.suffix == ".py"))
+    roots = sorted(p for p in STDLIB.iterdir()
+                   if p.name not in SKIP and p.stem not in exclude and (p.is_dir() or p.suffix == ".py"))
     if packages:
         roots = [STDLIB / name for name in packages]
     for root in roots:
@@ -44,12 +45,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("output", help="JSONL file to write")
     parser.add_argument("--packages", nargs="+", help="only these top-level packages/modules (default: all)")
+    parser.add_argument("--exclude", nargs="+", default=(),
+                        help="leave out these top-level packages/modules (e.g. encodings: code tables, not code)")
     parser.add_argument("--repeat", type=int, default=1, help="write the corpus N times (a larger corpus)")
     args = parser.parse_args(argv)
     count = size = 0
     with open(args.output, "w", encoding="utf-8") as out:
         for copy in range(args.repeat):
-            for record in stdlib_records(args.packages):
+            for record in stdlib_records(args.packages, args.exclude):
                 if copy:
                     record["repo_name"] += f"-copy{copy}"
                 out.write(json.dumps(record) + "\n")

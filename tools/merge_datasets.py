@@ -2,7 +2,8 @@
 """Concatenate Megatron indexed datasets (.bin/.idx) into one, e.g. the partitions of a multi-node run.
 
 Datasets are taken in the order given; a folder or glob contributes its datasets sorted by name, so
-partitions named ..._p000, ..._p001, ... merge back into exactly what a single run writes.
+partitions named ..._p000, ..._p001, ... merge back into exactly what a single run writes. Datasets of
+different tokenizers (their .tokenizer-id.json records) are refused.
 
 Example:
   python tools/merge_datasets.py --input 'out/stack-p*_content_document' \\
@@ -33,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--input", nargs="+", required=True, metavar="PATH",
         help="dataset prefixes (or their .bin/.idx files), globs, or folders of datasets",
     )  # fmt: skip
-    parser.add_argument("--output-prefix", required=True, help="writes {prefix}.bin and {prefix}.idx")
+    parser.add_argument("--output-prefix", required=True,
+                        help="writes {prefix}.bin, {prefix}.idx and the inputs' {prefix}.tokenizer-id.json")
     return parser.parse_args(argv)
 
 

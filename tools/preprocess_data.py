@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--output-prefix",
         required=True,
         metavar="PREFIX",
-        help="writes {prefix}_{key}_document.bin/.idx and {prefix}_stats.json",
+        help="writes {prefix}_{key}_document.bin/.idx/.tokenizer-id.json and {prefix}_stats.json",
     )
     data.add_argument(
         "--json-keys",

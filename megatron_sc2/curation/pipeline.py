@@ -10,8 +10,11 @@
 
 Stages that share documents (signatures, output) read the same files with the same task count, so the document
 numbers datatrove's MinHash blocks exchange line up. Re-running the same command resumes: finished tasks are skipped.
+`options.json` in the output records what the output is made from; a run with other input or options is refused.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,9 +175,51 @@ def _executor(cfg: CurationConfig, stage: Stage, depends):
     )
 
 
+def _digest(path: str | None) -> str | None:
+    return path and hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def output_options(cfg: CurationConfig) -> dict:
+    """What the records of the output depend on, by flag: the input files, and the options that change which
+    records are written or how (not those that only choose how the run executes)."""
+    _, files = input_files(cfg.input)
+    return {
+        "--input files": {str(f.relative_to(cfg.input)): [f.stat().st_size, f.stat().st_mtime_ns] for f in files},
+        "--schema": cfg.schema,
+        "--opt-out": _digest(cfg.opt_out),
+        "--benchmark": [_digest(path) for path in cfg.benchmarks],
+        "--skip": sorted(cfg.skip),
+        "--pii-model": cfg.pii_model and str(Path(cfg.pii_model).resolve()),
+        "--write-removed": cfg.write_removed,
+        "--compression": cfg.compression,
+        "--tasks": cfg.tasks or len(files),
+    }
+
+
+def claim_output(cfg: CurationConfig) -> None:
+    """Record the output's input and options in `options.json`, or check that a re-run (which resumes) has the
+    same: finished tasks are never redone, so other ones would pass the old records off as theirs."""
+    path, options = Path(cfg.output, "options.json"), output_options(cfg)
+    start_anew = f"choose a new --output (or remove {cfg.output}) to start anew"
+    if path.is_file():
+        recorded = json.loads(path.read_text())
+        differ = [flag for flag, value in options.items() if recorded.get(flag) != value]
+        if differ:
+            raise ValueError(f"--output {cfg.output} was made from other {', '.join(differ)}: re-run with the "
+                             f"same input and options to resume it, or {start_anew}")
+        return
+    if Path(cfg.output).is_dir() and any(Path(cfg.output).iterdir()):
+        raise ValueError(f"--output {cfg.output} holds files but no options.json (not a run of this curate.py): "
+                         f"{start_anew}")
+    Path(cfg.output).mkdir(parents=True, exist_ok=True)
+    write_json_atomically(options, str(path))
+
+
 def run(cfg: CurationConfig) -> None:
     """Runs (local) or submits (SLURM) every stage, each depending on the one before."""
+    stages = build_stages(cfg)
+    claim_output(cfg)
     executor = None
-    for stage in build_stages(cfg):
+    for stage in stages:
         executor = _executor(cfg, stage, executor)
     executor.run()

@@ -1,15 +1,19 @@
 """Writing a Megatron indexed dataset so that no failure leaves a pair that looks complete.
 
 megatron-core's `IndexedDatasetBuilder` writes the files; this only chooses their names: the `.bin`
-and `.idx` are built in the run's staging folder (see output_lock) and renamed into place once finished.
+and `.idx` are built in the run's staging folder (see output_lock) and renamed into place once finished,
+with the record of the tokenizer that made them (see tokenizer_record).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
+
+from megatron_sc2.data.tokenizer_record import record_path
 
 
 def dataset_prefix(output_prefix: str, key: str) -> str:
@@ -17,22 +21,31 @@ def dataset_prefix(output_prefix: str, key: str) -> str:
 
 
 class DatasetWriter:
-    """One `.bin/.idx` pair, built in `staging` and renamed into place by `publish`."""
+    """One `.bin/.idx` pair, built in `staging` and renamed into place by `publish` with its tokenizer
+    record (none: the tokenizer is unknown, and an old record is removed)."""
 
-    def __init__(self, prefix: str, dtype: type, staging: Path):
+    def __init__(self, prefix: str, dtype: type, staging: Path, record: dict | None):
         from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-        self.bin, self.idx = Path(prefix + ".bin"), Path(prefix + ".idx")
+        self.bin, self.idx, self.record = Path(prefix + ".bin"), Path(prefix + ".idx"), record
+        self.record_path = record_path(prefix)
         self.partial_bin, self.partial_idx = staging / self.bin.name, staging / self.idx.name
+        self.partial_record = staging / self.record_path.name
         self.builder = IndexedDatasetBuilder(str(self.partial_bin), dtype=dtype)
 
     def add(self, tokens: np.ndarray) -> None:
         self.builder.add_document(tokens, [len(tokens)])
 
     def publish(self) -> None:
-        """The old .idx goes first, so no moment shows a new .bin beside an old .idx."""
+        """The old .idx goes first and the new one comes last, so no moment shows an .idx beside a .bin or
+        a record of another run."""
         self.builder.finalize(str(self.partial_idx))
         self.idx.unlink(missing_ok=True)
+        if self.record is None:
+            self.record_path.unlink(missing_ok=True)
+        else:
+            self.partial_record.write_text(json.dumps(self.record, indent=2) + "\n")
+            os.replace(self.partial_record, self.record_path)
         os.replace(self.partial_bin, self.bin)
         os.replace(self.partial_idx, self.idx)
 

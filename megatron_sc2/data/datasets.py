@@ -8,7 +8,9 @@ and positions from it, so labels always stay the tokens shifted by one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,9 @@ from megatron.core.datasets.utils import Split, get_blend_from_list
 
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
 from megatron_sc2.data.tokenizer import Tokenizer
+from megatron_sc2.data.tokenizer_record import describe, read_record, record_path, tokenizer_record
+
+logger = logging.getLogger(__name__)
 
 
 class MegatronCoreTokenizer:
@@ -105,6 +110,7 @@ def build_datasets(
     )
     for prefix in blend[0]:
         check_prefix(prefix, config)
+        check_tokenizer(prefix, tokenizer)
     dataset_class = FIMGPTDataset if fim is not None and fim.rate > 0 else GPTDataset
     builder = BlendedMegatronDatasetBuilder(dataset_class, list(num_samples), lambda: True, config)
     return tuple(builder.build())
@@ -124,7 +130,7 @@ def check_prefix(prefix: str, config: GPTDatasetConfig) -> None:
         if Path(f"{prefix}_content_document.idx").is_file():
             hint = f"; did you mean {prefix}_content_document?"
         raise DatasetError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
-    num_documents = check_index(prefix)
+    num_documents, _ = check_index(prefix)
     for split, bounds in zip(Split, config.split_matrix):
         if bounds is not None and round(bounds[0] * num_documents) == round(bounds[1] * num_documents):
             raise DatasetError(
@@ -140,9 +146,10 @@ _HEADER = struct.Struct("<QBQQ")
 _HEADER_SIZE = len(_INDEX_MAGIC) + _HEADER.size
 
 
-def check_index(prefix: str) -> int:
-    """The number of sequences (megatron-core's documents) of `prefix`, after checking that its .idx is whole and its .bin
-    is exactly as long as the index says (reads a few bytes of the .idx, none of the .bin)."""
+def check_index(prefix: str) -> tuple[int, np.dtype]:
+    """The number of sequences (megatron-core's documents) of `prefix` and its token dtype, after checking
+    that its .idx is whole and its .bin is exactly as long as the index says (reads a few bytes of the .idx,
+    none of the .bin)."""
     idx, bin_ = Path(f"{prefix}.idx"), Path(f"{prefix}.bin")
     redo = "re-run tools/preprocess_data.py for this prefix"
 
@@ -155,7 +162,8 @@ def check_index(prefix: str) -> int:
             raise fail(f"{idx} is not a Megatron index (bad header)")
         version, code, sequences, documents = _HEADER.unpack(head[len(_INDEX_MAGIC):])
         try:
-            itemsize = DType.size(DType.dtype_from_code(code))
+            dtype = DType.dtype_from_code(code)
+            itemsize = DType.size(dtype)
         except (KeyError, ValueError):
             itemsize = None
         if version != 1 or itemsize is None or documents < 1:
@@ -182,4 +190,35 @@ def check_index(prefix: str) -> int:
         raise fail(f"{bin_} has {bin_.stat().st_size} bytes but {idx} indexes {end} "
                    f"({'truncated' if bin_.stat().st_size < end else 'longer'}: "
                    f"cut short, or .bin and .idx from different runs)")
-    return sequences
+    return sequences, dtype
+
+
+# Another tokenizer's larger vocabulary shows in its first tokens: ids past ours are common, not rare.
+SCANNED_TOKENS = 1 << 22
+
+
+@functools.cache  # once per process: every stage builds its datasets
+def check_tokenizer(prefix: str, tokenizer: Tokenizer) -> None:
+    """Refuse a dataset made by another tokenizer: its record names another one, or (without a record,
+    as Megatron-LM's tools write) its first SCANNED_TOKENS tokens hold ids past our vocabulary, which
+    the embedding would fail on or learn garbage from."""
+    ours = tokenizer_record(tokenizer)
+    redo = f"train with the tokenizer that made it, or re-run tools/preprocess_data.py with {tokenizer.path}"
+    try:
+        record = read_record(prefix)
+    except ValueError as error:
+        raise DatasetError(f"--data-path prefix {prefix}: {error}") from None
+    if record is not None:
+        if record["sha256"] != ours["sha256"]:
+            raise DatasetError(f"--data-path prefix {prefix} was made by {describe(record)}; "
+                               f"--tokenizer-model {tokenizer.path} is {describe(ours)}: {redo}")
+        return
+    _, dtype = check_index(prefix)
+    largest = int(np.fromfile(f"{prefix}.bin", dtype=dtype, count=SCANNED_TOKENS).max(initial=0))
+    if largest >= tokenizer.vocab_size:
+        raise DatasetError(f"--data-path prefix {prefix} holds token id {largest:,}, past the "
+                           f"{tokenizer.vocab_size:,} tokens of --tokenizer-model {tokenizer.path} "
+                           f"({describe(ours)}): it was made by another tokenizer; {redo}")
+    logger.info("--data-path prefix %s has no %s (not written by tools/preprocess_data.py): its token ids "
+                "fit --tokenizer-model %s, which is assumed to have made it",
+                prefix, record_path(prefix).name, tokenizer.path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from megatron_sc2.data.dataset_writer import DatasetWriter
 from megatron_sc2.data.output_lock import OutputLock
+from megatron_sc2.data.tokenizer_record import describe, read_record
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +21,12 @@ def dataset_prefixes(inputs: list[str]) -> list[str]:
         if Path(item).is_dir():
             prefixes += sorted(str(p.with_suffix("")) for p in Path(item).glob("*.idx"))
             continue
-        matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
-        for match in matches:
-            prefix = match.removesuffix(".idx").removesuffix(".bin")
+        if glob.has_magic(item):  # a glob of prefixes, or of their files
+            found = [m for m in glob.glob(item) + glob.glob(item + ".idx") if m.endswith((".bin", ".idx"))]
+            matches = sorted({m.removesuffix(".idx").removesuffix(".bin") for m in found})
+        else:
+            matches = [item.removesuffix(".idx").removesuffix(".bin")]
+        for prefix in matches:
             for suffix in (".bin", ".idx"):
                 if not Path(prefix + suffix).is_file():
                     raise FileNotFoundError(f"dataset {prefix}: {prefix + suffix} does not exist")
@@ -33,10 +37,31 @@ def dataset_prefixes(inputs: list[str]) -> list[str]:
     return prefixes
 
 
+def merged_record(prefixes: list[str], output_prefix: str, log: Callable[[str], None]) -> dict | None:
+    """The tokenizer record of the merge: the inputs' one tokenizer; none if an input has no record."""
+    records = {prefix: read_record(prefix) for prefix in prefixes}
+    recorded = [(prefix, record) for prefix, record in records.items() if record is not None]
+    first, first_record = recorded[0] if recorded else (None, None)
+    for prefix, record in recorded[1:]:
+        if record["sha256"] != first_record["sha256"]:
+            raise ValueError(
+                f"datasets from different tokenizers: {first} ({describe(first_record)}) and {prefix} "
+                f"({describe(record)}); merge the datasets of one tokenizer"
+            )
+    unrecorded = [prefix for prefix, record in records.items() if record is None]
+    if not unrecorded:
+        return first_record
+    log(f"{len(unrecorded)} of {len(prefixes)} dataset(s) have no tokenizer record (not written by "
+        f"tools/preprocess_data.py), e.g. {unrecorded[0]}: {output_prefix} gets none")
+    return None
+
+
 def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info) -> None:
-    """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order."""
+    """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order, and their
+    tokenizer record."""
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
+    record = merged_record(prefixes, output_prefix, log)
     dtypes = {prefix: IndexedDataset(prefix).index.dtype for prefix in prefixes}
     if len(set(dtypes.values())) > 1:
         listing = ", ".join(f"{prefix} ({dtype.__name__})" for prefix, dtype in dtypes.items())
@@ -44,7 +69,7 @@ def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str],
     if output_prefix in dtypes:
         raise ValueError(f"output {output_prefix} is also an input")
     with OutputLock(output_prefix, log) as lock:
-        writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging)
+        writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging, record)
         try:
             for prefix in prefixes:
                 writer.add_dataset(prefix)

@@ -30,6 +30,7 @@ from megatron_sc2.data.records import Skip, parse, text_field
 from megatron_sc2.data.repo_context import Part, RepoFormat, RepoSpill, repo_hash
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
 from megatron_sc2.data.tokenizer import load_tokenizer
+from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
 
 logger = logging.getLogger(__name__)
 
@@ -197,12 +198,9 @@ def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], sta
 
 
 def output_paths(config: PreprocessConfig) -> list[Path]:
-    datasets = [
-        Path(dataset_prefix(config.output_prefix, key) + ext)
-        for key in config.json_keys
-        for ext in (".bin", ".idx")
-    ]
-    return [*datasets, stats_path(config.output_prefix)]
+    prefixes = [dataset_prefix(config.output_prefix, key) for key in config.json_keys]
+    datasets = [Path(prefix + ext) for prefix in prefixes for ext in (".bin", ".idx")]
+    return [*datasets, *map(record_path, prefixes), stats_path(config.output_prefix)]
 
 
 def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
@@ -256,9 +254,11 @@ def _preprocess(
     dtype = DType.optimal_dtype(tokenizer.vocab_size)
     stats = RunStats()
     writers: dict[str, DatasetWriter] = {}
+    record = tokenizer_record(tokenizer)
     try:
         for key in config.json_keys:
-            writers[key] = DatasetWriter(dataset_prefix(config.output_prefix, key), dtype, lock.staging)
+            prefix = dataset_prefix(config.output_prefix, key)
+            writers[key] = DatasetWriter(prefix, dtype, lock.staging, record)
         meter = ProgressMeter(stats, "documents written", config.log_interval, log)
         if config.repo_context:
             documents = repo_documents(config, files, tokenizer, lock.staging / "repo-spill", meter)

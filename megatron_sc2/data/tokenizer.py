@@ -8,11 +8,18 @@ always looked up by name (`token_id`), never assumed.
 `special_tokens=False` encodes special-token text such as a literal `<file_sep>` inside a file
 as ordinary text; sentencepiece cannot switch its user-defined symbols off, so there the flag
 changes nothing.
+
+`identity` is a sha256 of what token ids mean: every id with its token, and the merges (or piece
+scores) that choose them. It is computed from the loaded model, not the file's bytes, so the same
+tokenizer saved by another `tokenizers` release has the same identity.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -20,9 +27,11 @@ from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 
 class Tokenizer(Protocol):
+    path: str
     vocab_size: int
     eod: int
     special_ids: frozenset[int]
+    identity: str
 
     def encode(self, text: str, special_tokens: bool = True) -> list[int]: ...
 
@@ -56,6 +65,14 @@ class HuggingFaceTokenizer:
         self.eod = self.token_id(EOD)
         added = self._tok.get_added_tokens_decoder()
         self.special_ids = frozenset(i for i, token in added.items() if token.special)
+
+    @cached_property
+    def identity(self) -> str:
+        vocab = sorted(self._tok.get_vocab(with_added_tokens=True).items(), key=lambda item: item[1])
+        merges = json.loads(self._tok.to_str())["model"].get("merges", [])
+        # "a b" (older tokenizers releases) and ["a", "b"] (newer) are the same merge
+        merges = [m.split(" ") if isinstance(m, str) else m for m in merges]
+        return _sha256({"vocab": vocab, "merges": merges})
 
     def encode(self, text: str, special_tokens: bool = True) -> list[int]:
         tokenizer = self._tok if special_tokens else self._as_text
@@ -102,6 +119,11 @@ class SentencePieceTokenizer:
         known = {self._sp.piece_to_id(name) for name in SPECIAL_TOKENS if self._has(name)}
         self.special_ids = frozenset(control | known)
 
+    @cached_property
+    def identity(self) -> str:
+        pieces = [[self._sp.id_to_piece(i), self._sp.get_score(i)] for i in range(self.vocab_size)]
+        return _sha256({"pieces": pieces})
+
     def _eod(self) -> int:
         try:
             return self.token_id(EOD)
@@ -131,6 +153,10 @@ class SentencePieceTokenizer:
 
     def __reduce__(self):
         return type(self), (self.path,)
+
+
+def _sha256(meaning: dict) -> str:
+    return hashlib.sha256(json.dumps(meaning, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
 TOKENIZER_TYPES = {

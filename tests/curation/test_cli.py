@@ -119,3 +119,28 @@ def test_slurm_chain_is_built_without_submitting(tmp_path):
         chain.append(executor.job_name)
         executor = executor.depends
     assert chain == [f"curate_{s.name}" for s in reversed(stages)]
+
+
+def test_a_finished_output_is_reused_only_for_the_same_input_and_options(tmp_path, stdlib_sources, capsys):
+    """Re-running resumes (finished tasks are skipped), so another input or options used to get the old records
+    reported as its own."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    records = [_record(i, text) for i, text in enumerate(stdlib_sources[:6])]
+    (raw / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    argv = ["--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
+    assert main(argv) == 0
+    before = (out / "stats.json").read_bytes()
+    assert main([*argv, "--skip", "pii", "--compression", "gzip"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"curate.py: --output {out} was made from other --skip, --compression: re-run with the same input and "
+        f"options to resume it, or choose a new --output (or remove {out}) to start anew")
+    (raw / "b.jsonl").write_text(json.dumps(_record(9, stdlib_sources[9])) + "\n")
+    assert main(argv) == 2
+    assert "made from other --input files, --tasks: " in capsys.readouterr().err
+    (raw / "b.jsonl").unlink()
+    assert main(argv) == 0 and (out / "stats.json").read_bytes() == before  # the same command: resumed, unchanged
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a curation run")
+    assert main(["--input", str(raw), "--output", str(tmp_path / "other")]) == 2
+    assert "holds files but no options.json" in capsys.readouterr().err

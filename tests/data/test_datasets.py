@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
@@ -133,6 +135,53 @@ def test_a_truncated_or_foreign_idx_is_refused(stdlib_indexed_dataset, sc2_token
     Path(f"{prefix}.idx").write_bytes(b"not an index")
     with pytest.raises(DatasetError, match=f"{prefix}.idx is not a Megatron index"):
         build([prefix], sc2_tokenizer, tmp_path / "cache")
+
+
+def test_data_from_another_tokenizer_of_the_same_size_is_refused(stdlib_indexed_dataset, sc2_tokenizer,
+                                                                  sc2_tokenizer_dir, tmp_path):
+    from other_tokenizer import other_tokenizer
+
+    from megatron_sc2.data.tokenizer import load_tokenizer
+    from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
+
+    other = load_tokenizer("HuggingFaceTokenizer", other_tokenizer(sc2_tokenizer_dir, tmp_path / "other"))
+    prefix = copy_dataset(stdlib_indexed_dataset, tmp_path)
+    record_path(prefix).write_text(json.dumps(tokenizer_record(other)))
+    line = (f"^--data-path prefix {prefix} was made by tokenizer {other.identity[:12]}, 2,048 tokens; "
+            f"--tokenizer-model {sc2_tokenizer.path} is tokenizer {sc2_tokenizer.identity[:12]}, 2,048 tokens: "
+            "train with the tokenizer that made it")
+    with pytest.raises(DatasetError, match=line):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
+    record_path(prefix).write_text('{"sha256": ')  # cut short
+    with pytest.raises(DatasetError, match=f"{prefix}.tokenizer-id.json is not a tokenizer record"):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
+
+
+def test_data_past_the_vocabulary_is_refused(stdlib_documents, sc2_tokenizer, tmp_path):
+    """Without a record (Megatron-LM's tools write none), ids a larger vocabulary made are found."""
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    builder = IndexedDatasetBuilder(str(tmp_path / "wide.bin"), dtype=np.uint16)
+    for ids in sc2_tokenizer.encode_batch(stdlib_documents):
+        builder.add_document(np.array([*ids, 3000, sc2_tokenizer.eod]), [len(ids) + 2])
+    builder.finalize(str(tmp_path / "wide.idx"))
+    prefix = str(tmp_path / "wide")
+    line = f"^--data-path prefix {prefix} holds token id 3,000, past the 2,048 tokens of --tokenizer-model "
+    with pytest.raises(DatasetError, match=line + str(sc2_tokenizer.path)):
+        build([prefix], sc2_tokenizer, tmp_path / "cache")
+
+
+def test_data_without_a_record_trains_with_one_notice(stdlib_indexed_dataset, sc2_tokenizer, tmp_path,
+                                                      caplog):
+    prefix = copy_dataset(stdlib_indexed_dataset, tmp_path)
+    with caplog.at_level(logging.INFO, logger="megatron_sc2"):
+        for stage in range(2):  # each stage builds its datasets
+            train, _, _ = build([prefix], sc2_tokenizer, tmp_path / f"cache{stage}")
+            assert len(train) >= SAMPLES[0]
+    notices = [r.getMessage() for r in caplog.records if prefix in r.getMessage()]
+    assert notices == [f"--data-path prefix {prefix} has no data.tokenizer-id.json (not written by tools/"
+                       f"preprocess_data.py): its token ids fit --tokenizer-model {sc2_tokenizer.path}, which "
+                       "is assumed to have made it"]
 
 
 def test_fim_samples_keep_labels_the_shifted_tokens(stdlib_indexed_dataset, sc2_tokenizer, tmp_path):

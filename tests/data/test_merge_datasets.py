@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from megatron_sc2.data.merge import merge_datasets
+from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,8 +62,32 @@ def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_di
 
     merged = str(tmp_path / "merged_content_document")
     assert merge_tool().main(["--input", str(tmp_path / "parts"), "--output-prefix", merged]) == 0
-    for suffix in (".bin", ".idx"):
+    for suffix in (".bin", ".idx", ".tokenizer-id.json"):
         assert Path(merged + suffix).read_bytes() == Path(single + suffix).read_bytes()
+
+
+def test_merge_refuses_datasets_of_different_tokenizers(tmp_path, shards, sc2_tokenizer_dir, caplog):
+    from other_tokenizer import other_tokenizer
+
+    from megatron_sc2.data.tokenizer import load_tokenizer
+
+    other_dir = other_tokenizer(sc2_tokenizer_dir, tmp_path / "other")
+    ours, theirs = (run(tokenizer, shards, tmp_path / name)
+                    for tokenizer, name in ((sc2_tokenizer_dir, "ours"), (other_dir, "theirs")))
+    a, b = (load_tokenizer("HuggingFaceTokenizer", d).identity[:12] for d in (sc2_tokenizer_dir, other_dir))
+    assert merge_tool().main(["--input", ours, theirs, "--output-prefix", str(tmp_path / "merged")]) == 1
+    assert caplog.messages[-1] == (
+        f"error: datasets from different tokenizers: {ours} (tokenizer {a}, 2,048 tokens) and {theirs} "
+        f"(tokenizer {b}, 2,048 tokens); merge the datasets of one tokenizer"
+    )
+    assert not list(tmp_path.glob("merged*"))
+
+
+def test_globs_name_prefixes_or_their_files(tmp_path, shards, sc2_tokenizer_dir):
+    """As the docs write it ('parts/stack_p*_content_document'), or matching the files beside the pair."""
+    prefixes = [run(sc2_tokenizer_dir, shards, tmp_path / f"stack_p{i}", i, 2) for i in range(2)]
+    assert dataset_prefixes([str(tmp_path / "stack_p*_content_document")]) == prefixes
+    assert dataset_prefixes([str(tmp_path / "stack_p*")]) == prefixes  # not the records and stats beside them
 
 
 def test_merge_keeps_the_given_order_and_rejects_mixed_dtypes(tmp_path):
@@ -78,7 +102,11 @@ def test_merge_keeps_the_given_order_and_rejects_mixed_dtypes(tmp_path):
 
     a = dataset("a", np.uint16, [[1, 2, 3], [4]])
     b = dataset("b", np.uint16, [[5, 6]])
-    merge_datasets([b, a], str(tmp_path / "ba"))
+    notices = []
+    merge_datasets([b, a], str(tmp_path / "ba"), notices.append)
+    assert notices[0] == ("2 of 2 dataset(s) have no tokenizer record (not written by "
+                          f"tools/preprocess_data.py), e.g. {b}: {tmp_path / 'ba'} gets none")
+    assert not (tmp_path / "ba.tokenizer-id.json").exists()
     merged = IndexedDataset(str(tmp_path / "ba"))
     assert [merged[i].tolist() for i in range(len(merged))] == [[5, 6], [1, 2, 3], [4]]
 

@@ -123,6 +123,7 @@ def test_sentencepiece_tokenizer(tmp_path, stdlib_texts):
     assert tok.decode(tok.encode(text)) == text
     assert tok.encode_batch([text, "y"]) == [tok.encode(text), tok.encode("y")]
     assert {tok.eod, tok.token_id(FILE_SEP)} < tok.special_ids
+    assert tok.identity == load_tokenizer("SentencePieceTokenizer", tmp_path / "sp.model").identity
     with pytest.raises(KeyError, match="<fim_pad>"):
         tok.token_id("<fim_pad>")
 
@@ -136,3 +137,20 @@ def test_train_tokenizer_names_the_bad_record(tmp_path):
     assert result.returncode != 0
     assert f"{bad}:2" in result.stderr and "'content'" in result.stderr
     assert not (tmp_path / "out" / "tokenizer.json").exists()
+
+
+def test_identity_is_what_the_ids_mean(sc2_tokenizer_dir, sc2_tokenizer, tmp_path):
+    """Loaded from the file or the folder, or with merges in older `tokenizers`' "a b" form: the same
+    identity. Two ids swapped: another one, at the same vocabulary size."""
+    from other_tokenizer import other_tokenizer
+
+    assert len(sc2_tokenizer.identity) == 64
+    from_file = load_tokenizer("HuggingFaceTokenizer", sc2_tokenizer_dir / "tokenizer.json")
+    assert from_file.identity == sc2_tokenizer.identity
+    data = json.loads((sc2_tokenizer_dir / "tokenizer.json").read_text())
+    data["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in data["model"]["merges"]]
+    (tmp_path / "old_form.json").write_text(json.dumps(data))
+    old_form = load_tokenizer("HuggingFaceTokenizer", tmp_path / "old_form.json")
+    assert old_form.identity == sc2_tokenizer.identity
+    other = load_tokenizer("HuggingFaceTokenizer", other_tokenizer(sc2_tokenizer_dir, tmp_path / "other"))
+    assert other.vocab_size == sc2_tokenizer.vocab_size and other.identity != sc2_tokenizer.identity
