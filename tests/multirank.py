@@ -1,11 +1,14 @@
-"""Run a worker script under torchrun with N real processes on gloo."""
+"""Run N real ranks on gloo: a worker script of the tests, or `python -m megatron_sc2.pretrain`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,19 +30,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(script: str, nproc: int, *args, timeout: int = 300, env: dict | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
-        "--master-addr=127.0.0.1", f"--master-port={free_port()}",
-        str(WORKERS / script) if not Path(script).is_absolute() else script, *map(str, args),
-    ]
-    # Workers import the package and the shared worker helpers (tests/workers).
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}:{WORKERS}", **(env or {})}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO,
-                            check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"torchrun {script} x{nproc} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-        )
+def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, python: str = sys.executable,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """`python -u COMMAND` as `nproc` ranks on this machine, with the variables torchrun exports.
+
+    Each rank is started directly: torchrun's agent would cost every launch 2 more CPU seconds. As
+    torchrun does, the first rank that fails stops the others (SIGTERM, then SIGKILL), and the
+    launch's output is every rank's, in rank order. The launch itself runs through torchrun in the
+    tests that signal it or its workers (test_preemption, test_resume's kill test, test_lost_node,
+    test_save_lock), and through SLURM and Open MPI in theirs.
+    """
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="ranks-") as logs, contextlib.ExitStack() as files:
+        outputs = [tuple(files.enter_context(Path(logs, f"{rank}.{stream}").open("w+")) for stream in ("out", "err"))
+                   for rank in range(nproc)]
+        ranks = [subprocess.Popen(
+            [python, "-u", *map(str, command)], stdout=out, stderr=err, cwd=REPO,
+            env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "GROUP_RANK": "0",
+                 "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
+        ) for rank, (out, err) in enumerate(outputs)]
+        deadline = time.monotonic() + timeout
+        try:
+            while any(r.poll() is None for r in ranks):
+                if any(r.returncode for r in ranks):
+                    _stop(ranks)
+                if time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired(command, timeout)
+                time.sleep(0.05)
+        finally:
+            for rank in ranks:
+                rank.kill()
+                rank.wait()
+        stdout, stderr = ("".join(_read(f[i]) for f in outputs) for i in (0, 1))
+    returncode = next((r.returncode for r in ranks if r.returncode), 0)
+    result = subprocess.CompletedProcess(command, returncode, stdout, stderr)
+    if check and returncode != 0:
+        raise AssertionError(f"{command[:2]} x{nproc} failed ({returncode}):\n{stdout[-4000:]}\n{stderr[-8000:]}")
     return result
+
+
+def _stop(ranks: list[subprocess.Popen], patience_s: float = 30.0) -> None:
+    for rank in ranks:
+        if rank.poll() is None:
+            rank.terminate()
+    deadline = time.monotonic() + patience_s
+    while any(r.poll() is None for r in ranks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _read(file) -> str:
+    file.seek(0)
+    return file.read()
+
+
+def run_worker(script: str, nproc: int, *args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """A worker script of tests/workers (or an absolute path) as `nproc` ranks on gloo."""
+    path = script if Path(script).is_absolute() else str(WORKERS / script)
+    # Workers import the package and the shared worker helpers (tests/workers).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}:{WORKERS}"}
+    return run_ranks([path, *args], nproc, env, timeout=timeout)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from multirank import REPO, free_port
+from multirank import REPO, free_port, run_ranks
 
 # A single-stage schedule; multi-stage tests set theirs per stage in the config file.
 SCHEDULE = ["--lr", "3e-3", "--min-lr", "3e-4", "--lr-warmup-iters", "2"]
@@ -35,13 +35,10 @@ def environment() -> dict:
 
 def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True,
              python: str = sys.executable) -> subprocess.CompletedProcess:
-    """Run to the end; `python` may be another environment's (another megatron-core)."""
-    result = subprocess.run(command(nproc, args, python), capture_output=True, text=True, timeout=timeout,
-                            env=environment(), cwd=REPO, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"pretrain x{nproc} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
-    return result
+    """Run to the end, as `nproc` ranks started directly (multirank.run_ranks); `python` may be another
+    environment's (another megatron-core)."""
+    return run_ranks(["-m", "megatron_sc2.pretrain", *args], nproc, environment(), timeout=timeout, python=python,
+                     check=check)
 
 
 def start_pretrain(nproc: int, args: list[str], log: Path) -> subprocess.Popen:

@@ -107,9 +107,16 @@ class Slurm:
                               cwd=cwd)
 
     def job(self, job_id: str) -> dict:
-        """`scontrol show job` as a dict (JobState, ExitCode, Restarts, ...)."""
-        out = self.run("scontrol", "show", "job", job_id, "-o").stdout
-        return dict(field.split("=", 1) for field in out.split() if "=" in field)
+        """`scontrol show job` as a dict (JobState, ExitCode, Restarts, ...). A busy slurmctld can time out
+        a call ("Socket timed out on send/recv"): asked again, for up to a minute."""
+        deadline = time.monotonic() + 60
+        while True:
+            result = self.run("scontrol", "show", "job", job_id, "-o")
+            if result.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert result.returncode == 0, f"scontrol show job {job_id}: {result.stderr}"
+        return dict(field.split("=", 1) for field in result.stdout.split() if "=" in field)
 
     def wait(self, job_id: str, until=("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
                                        "OUT_OF_MEMORY"), timeout: float = 900) -> dict:

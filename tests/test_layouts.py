@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from multirank import torchrun
+from multirank import run_worker
 
 LAYOUTS = {
     "tp2": (2, ["--tp", "2"]),
@@ -23,7 +23,7 @@ LAYOUTS = {
 
 def run_layout(out, nproc, args):
     out.mkdir(parents=True, exist_ok=True)
-    torchrun("layout_step.py", nproc, "--out", out, *args)
+    run_worker("layout_step.py", nproc, "--out", out, *args)
     results = [json.loads(p.read_text()) for p in sorted(out.glob("result_rank*.json"))]
     assert results, "no rank reported a loss"
     return results[0], gather_full(out, "shards")
@@ -61,7 +61,7 @@ def test_layout_matches_single_process(name, reference, tmp_path):
 def test_clipping_and_adam_act(tmp_path):
     """Clipping scales the gradient to --clip-grad; AdamW's first step moves each weight by lr."""
     lr, clip = 1e-2, 0.05
-    torchrun("layout_step.py", 1, "--out", tmp_path, "--clip-grad", clip, "--lr", lr, "--adam-eps", 1e-8, "--dump-grads")
+    run_worker("layout_step.py", 1, "--out", tmp_path, "--clip-grad", clip, "--lr", lr, "--adam-eps", 1e-8, "--dump-grads")
     grad_norm = json.loads((tmp_path / "result_rank0.json").read_text())["grad_norm"]
     grads = torch.load(tmp_path / "grads_rank0.pt")
     clipped_norm = torch.sqrt(sum(g.double().pow(2).sum() for g in grads.values())).item()

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from multirank import torchrun
+from multirank import run_worker
 
 WORKER = str(Path(__file__).resolve().parent / "workers" / "megatron_logits.py")
 VOCAB = 1000  # not a multiple of 128: exercises vocab padding
@@ -54,5 +54,5 @@ def hf_logits(folder: Path, tokens: torch.Tensor) -> torch.Tensor:
 def megatron_logits(tmp: Path, tp: int, pp: int, *args) -> torch.Tensor:
     """Run our model under TP x PP with the worker's arguments; return its full-vocab logits."""
     tokens, logits = tmp / "tokens.pt", tmp / "megatron_logits.pt"
-    torchrun(WORKER, tp * pp, "--tp", tp, "--pp", pp, "--tokens", tokens, "--logits", logits, *args)
+    run_worker(WORKER, tp * pp, "--tp", tp, "--pp", pp, "--tokens", tokens, "--logits", logits, *args)
     return torch.load(logits)

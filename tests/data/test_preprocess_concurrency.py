@@ -2,8 +2,8 @@
 next run, and a run that lost its lock publishes nothing. Real processes of tools/preprocess_data.py.
 
 A run logs a progress line per document into a pipe the test does not read until it wants the run
-to go on: it blocks, mid-run and holding its prefix, once the pipe is full (the stdlib corpus logs
-several times a pipe's 64 KiB), so no test depends on timing.
+to go on: it blocks, mid-run and holding its prefix, once the pipe is full (the stdlib corpus, four
+times over, logs several times a pipe's 64 KiB), so no test depends on timing.
 """
 
 from __future__ import annotations
@@ -59,11 +59,12 @@ def read_dataset(prefix) -> list[list[int]]:
 
 def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdlib_records, sc2_tokenizer_dir,
                                                     sc2_tokenizer):  # fmt: skip
-    prefix = tmp_path / "out" / "c"
-    first = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
+    prefix, corpus = tmp_path / "out" / "c", tmp_path / "corpus.jsonl"
+    corpus.write_text(stdlib_jsonl.read_text() * 4)  # a log longer than the pipe holds
+    first = start_tool([corpus], prefix, sc2_tokenizer_dir)
     try:
         wait_for_owner(Path(f"{prefix}.lock"), first)  # and it cannot end while its log is not read
-        second = start_tool([stdlib_jsonl], prefix, sc2_tokenizer_dir)
+        second = start_tool([corpus], prefix, sc2_tokenizer_dir)
         _, second_err = second.communicate(timeout=600)
         _, first_err = first.communicate(timeout=600)
     finally:
@@ -72,7 +73,7 @@ def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdl
     assert second.returncode == 1 and len(errors) == 1, second_err
     assert f"{prefix} is being written by another run (host " in errors[0] and f"pid {first.pid}" in errors[0]
     assert first.returncode == 0, first_err
-    texts = [r["content"] for r in stdlib_records if r["content"]]
+    texts = [r["content"] for r in stdlib_records if r["content"]] * 4
     expected = [ids + [sc2_tokenizer.eod] for ids in sc2_tokenizer.encode_batch(texts)]
     assert read_dataset(f"{prefix}_content_document") == expected
     assert sorted(p.name for p in prefix.parent.iterdir()) == [

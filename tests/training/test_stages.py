@@ -1,12 +1,13 @@
 """The two-stage context-length schedule: the boundary, and stage 2 started from a stage-1 checkpoint."""
 
 import json
+import shutil
 
 import pytest
 import yaml
 from pretrain_runs import base_args, losses, pretrain, read_metrics
 
-from megatron_sc2.training.checkpointing import latest_iteration, resolve
+from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
 
 STAGE1 = {"name": "base", "train_iters": 3, "seq_length": 64, "rotary_base": 10000.0, "global_batch_size": 4,
           "lr": 3e-3, "min_lr": 3e-4, "lr_warmup_iters": 1}
@@ -34,14 +35,13 @@ def test_two_stages_in_one_launch_and_stage2_from_a_stage1_checkpoint(training_d
     assert meta["model"]["rotary_base"] == 100000.0 and meta["model"]["sliding_window"] == 32
     assert meta["train_state"]["consumed_samples"] == 16
 
-    # Stage 2 alone, from the boundary checkpoint: the same first stage-2 step.
-    stage1_only = tmp_path / "stage1"
-    pretrain(2, base_args(training_data, stage1_only, "--config", write_config(tmp_path / "s1.yaml", [STAGE1]),
-                          "--tensor-model-parallel-size", "2", "--save", stage1_only / "ckpt"))
-    assert latest_iteration(stage1_only / "ckpt") == 3
+    # Stage 2 alone, from the boundary checkpoint (what a stage-1 launch ends with): the same stage-2 steps.
+    stage1 = tmp_path / "stage1"
+    shutil.copytree(both / "ckpt", stage1)
+    write_marker(stage1, 3)
     stage2_only = tmp_path / "stage2"
     pretrain(2, base_args(training_data, stage2_only, "--config", write_config(tmp_path / "s2.yaml", [STAGE2]),
-                          "--tensor-model-parallel-size", "2", "--load", stage1_only / "ckpt"))
+                          "--tensor-model-parallel-size", "2", "--load", stage1))
     alone, together = losses(stage2_only / "metrics.jsonl"), losses(both / "metrics.jsonl")
     assert sorted(alone) == [4, 5]
     for iteration in (4, 5):
