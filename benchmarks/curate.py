@@ -9,7 +9,6 @@
 - Whole pipeline: `tools/curate.py` with one worker, from raw JSONL to clean JSONL (all stages, all I/O), records
   without `language`/`is_generated`, so go-enry runs on every file.
 
-    pip install -e ".[bench]"  # datasketch, the baseline
     python benchmarks/curate.py [--docs 2000]
 """
 
