@@ -24,8 +24,8 @@ def base_args(data: dict, workdir: Path, *extra) -> list[str]:
     ]
 
 
-def command(nproc: int, args: list[str], python: str = sys.executable) -> list[str]:
-    return [python, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
+def torchrun_command(nproc: int, args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
             f"--master-port={free_port()}", "-m", "megatron_sc2.pretrain", *args]
 
 
@@ -43,7 +43,7 @@ def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True
 
 def start_pretrain(nproc: int, args: list[str], log: Path) -> subprocess.Popen:
     """In the background, in its own process group (so a test can signal the whole job)."""
-    return subprocess.Popen(command(nproc, args), stdout=log.open("w"), stderr=subprocess.STDOUT,
+    return subprocess.Popen(torchrun_command(nproc, args), stdout=log.open("w"), stderr=subprocess.STDOUT,
                             env=environment(), cwd=REPO, start_new_session=True)
 
 
