@@ -12,14 +12,20 @@ megatron-core's public API. What changed across the range, and how each is met:
   `async_save_options` and `async_calls_queue` choose the pair once.
 - 0.19 made the checkpoint writer's results queue public (`get_write_results_queue`; before,
   `_get_write_results_queue`): `start_write_results_queue`.
+- 0.19's GPTDataset returns a third value from its sample query, the documents' lengths in the
+  window: `window_transforming_gpt_dataset` passes on whatever follows the window.
 
-Private megatron-core names that the whole range shares are reached from here too, so that an
-upgrade that drops one fails in this module: `set_cuda_rng_state_with`.
+Every private megatron-core name megatron_sc2 reads, replaces or overrides is a `PrivateName` of
+`PRIVATE_NAMES`, with the releases it is relied on in; tests/test_mcore_compat.py fails, naming
+it, when the installed release lacks one. docs/cpu-backend.md says what the CPU run replaces.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
+import inspect
 
 from packaging.version import Version
 
@@ -95,17 +101,100 @@ def start_write_results_queue() -> None:
     from megatron.core.dist_checkpointing.strategies import filesystem_async
 
     start = getattr(filesystem_async, "get_write_results_queue", None)
-    (start or filesystem_async._get_write_results_queue)()
+    (start or WRITE_RESULTS_QUEUE.get())()
 
 
-def set_cuda_rng_state_with(setter) -> None:
-    """Make megatron-core set the CUDA RNG state with `setter(new_state, device=-1, graph_safe=False)`.
+@dataclasses.dataclass(frozen=True)
+class PrivateName:
+    """A name megatron-core does not publish, that megatron_sc2 relies on from `since` up to `until`."""
 
-    Activation recompute restores it through the private `tensor_parallel.random._set_cuda_rng_state`,
-    which without CUDA queues the call until CUDA initializes: forever (the CPU backend's use)."""
-    from megatron.core.tensor_parallel import random
+    owner: str  # a module, or `module:Class`
+    name: str
+    use: str  # what megatron_sc2 does with it
+    since: Version = OLDEST
+    until: Version = _BEYOND  # the first release without it
+    instance: bool = False  # an attribute the owner's code assigns to `self`
 
-    if not hasattr(random, "_set_cuda_rng_state"):
-        raise RuntimeError(f"megatron-core {release()} has no tensor_parallel.random._set_cuda_rng_state: "
-                           f"megatron_sc2 supports {supported_range()}")
-    random._set_cuda_rng_state = setter
+    def __str__(self) -> str:
+        return f"{self.owner.replace(':', '.')}.{self.name}"
+
+    def relied_on(self) -> bool:
+        return self.since <= release() < self.until
+
+    def owner_object(self):
+        module, _, cls = self.owner.partition(":")
+        owner = importlib.import_module(module)
+        return getattr(owner, cls) if cls else owner
+
+    def exists(self) -> bool:
+        owner = self.owner_object()
+        if self.instance:
+            return f"self.{self.name} =" in inspect.getsource(owner)
+        return hasattr(owner, self.name)
+
+    def site(self) -> tuple[object, str]:
+        """(owner, name) to replace the name at, after checking that the installed release has it."""
+        if not self.exists():
+            raise RuntimeError(f"megatron-core {release()} has no {self} ({self.use}): megatron_sc2 supports "
+                               f"{supported_range()}")
+        return self.owner_object(), self.name
+
+    def get(self):
+        return getattr(*self.site())
+
+
+_RANDOM = "megatron.core.tensor_parallel.random"
+_DISTRIBUTED_OPTIMIZER = "megatron.core.optimizer.distrib_optimizer:DistributedOptimizer"
+SET_CUDA_RNG_STATE = PrivateName(
+    _RANDOM, "_set_cuda_rng_state", "the CPU backend: activation recompute restores the RNG state through it, "
+    "which without CUDA would queue the call until CUDA initializes (forever)")
+RNG_TRACKER = PrivateName(_RANDOM, "_CUDA_RNG_STATE_TRACKER", "the CPU backend installs its CPU RNG tracker")
+RNG_TRACKER_INITIALIZED = PrivateName(_RANDOM, "_CUDA_RNG_STATE_TRACKER_INITIALIZED",
+                                      "the CPU backend: megatron-core keeps the installed tracker")
+TRACKER_INITIALIZED_FLAG = PrivateName(f"{_RANDOM}:CudaRNGStatesTracker", "_is_initialized",
+                                       "the CPU RNG tracker's add()", instance=True)
+TRACKER_CURRENT_STATE = PrivateName(f"{_RANDOM}:CudaRNGStatesTracker", "_current_state_name",
+                                    "the CPU RNG tracker's fork()", instance=True)
+SET_OPTIMIZER_STATES = PrivateName(
+    _DISTRIBUTED_OPTIMIZER, "_set_main_param_and_optimizer_states",
+    "the CPU backend: each parameter's torch Adam `step` of its own after a checkpoint load")
+DUMMY_OPTIMIZER_STATES = PrivateName(
+    _DISTRIBUTED_OPTIMIZER, "_init_optimizer_states_with_dummy_values",
+    "the CPU backend: torch Adam's state exists before a checkpoint load describes it")
+SAMPLE_QUERY = PrivateName("megatron.core.datasets.gpt_dataset:GPTDataset", "_query_document_sample_shuffle_indices",
+                           "FIM rewrites each sample's token window (window_transforming_gpt_dataset)")
+PAD_TOKEN_ID = PrivateName("megatron.core.datasets.megatron_dataset:MegatronDataset", "_pad_token_id",
+                           "FIM leaves the padding that ends a window alone", instance=True)
+WRITE_RESULTS_QUEUE = PrivateName(
+    "megatron.core.dist_checkpointing.strategies.filesystem_async", "_get_write_results_queue",
+    "start the checkpoint writer's results queue (public from 0.19: get_write_results_queue)",
+    until=_SHARDED_COMMON_STATE)
+PRIVATE_NAMES = (SET_CUDA_RNG_STATE, RNG_TRACKER, RNG_TRACKER_INITIALIZED, TRACKER_INITIALIZED_FLAG,
+                 TRACKER_CURRENT_STATE, SET_OPTIMIZER_STATES, DUMMY_OPTIMIZER_STATES, SAMPLE_QUERY, PAD_TOKEN_ID,
+                 WRITE_RESULTS_QUEUE)
+
+
+@functools.cache
+def window_transforming_gpt_dataset() -> type:
+    """megatron-core's GPTDataset with a hook on each sample's token window, `transform_window`."""
+    from megatron.core.datasets.gpt_dataset import GPTDataset
+
+    SAMPLE_QUERY.site()
+    PAD_TOKEN_ID.site()
+
+    class WindowTransformingGPTDataset(GPTDataset):
+        def transform_window(self, window, idx: int):
+            """The window (its pad ids, `pad_token_id`, trail) rewritten, in place or anew."""
+            raise NotImplementedError
+
+        @property
+        def pad_token_id(self) -> int:
+            return self._pad_token_id
+
+        def _query_document_sample_shuffle_indices(self, idx: int) -> tuple:
+            # (window, document ids), plus from 0.19 the documents' lengths in the window, read
+            # only by its inter-document masking, which megatron_sc2's datasets leave off.
+            window, *rest = super()._query_document_sample_shuffle_indices(idx)
+            return self.transform_window(window, idx), *rest
+
+    return WindowTransformingGPTDataset

@@ -52,3 +52,19 @@ def test_without_cuda_megatron_core_imports_without_compiling_its_fusions():
     shown = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True,
                            check=True).stdout.split()
     assert shown == ["True", "function"]  # not torch.compile's wrapper
+
+
+@pytest.mark.parametrize("name", mcore_compat.PRIVATE_NAMES, ids=str)
+def test_every_private_name_megatron_sc2_relies_on_is_in_the_installed_release(name):
+    if not name.relied_on():
+        pytest.skip(f"{name} is relied on in megatron-core {name.since} to before {name.until} only")
+    assert name.exists(), (f"megatron-core {mcore_compat.release()} has no {name}, which megatron_sc2 uses to "
+                           f"{name.use}: find where the release moved it and update megatron_sc2/mcore_compat.py")
+
+
+def test_a_missing_private_name_fails_naming_it_and_the_supported_range():
+    moved = mcore_compat.PrivateName("megatron.core.tensor_parallel.random", "_moved_away", "a test")
+    assert not moved.exists()
+    with pytest.raises(RuntimeError, match=r"has no megatron.core.tensor_parallel.random._moved_away \(a test\): "
+                                           r"megatron_sc2 supports 0.16.1 to 0.19.x"):
+        moved.get()

@@ -42,6 +42,56 @@ def test_cpu_backend_maps_cuda_requests_to_the_cpu(single_process_group):
     stream.wait_stream(torch.cuda.current_stream())
 
 
+
+ACTIVATE_TWICE = """
+import torch
+from megatron.core import tensor_parallel
+from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
+from megatron.core.tensor_parallel.random import CheckpointFunction
+from megatron_sc2 import mcore_compat, runtime
+from megatron_sc2.config import ParallelConfig
+from megatron_sc2.runtime import cpu_backend
+from multirank import free_port
+
+def originals():
+    names = {str(n): vars(n.owner_object()).get(n.name) for n in mcore_compat.PRIVATE_NAMES if not n.instance}
+    return {**names, "current_device": torch.cuda.current_device, "current_stream": torch.cuda.current_stream,
+            "synchronize": torch.cuda.synchronize, "get_rng_state": torch.cuda.get_rng_state,
+            "random.get_rng_state": torch.cuda.random.get_rng_state, "sharded_state_dict":
+            vars(DistributedOptimizer)["sharded_state_dict"], "backward": vars(CheckpointFunction)["backward"]}
+
+before, draws = originals(), []
+for cycle in range(2):
+    os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    runtime.initialize(ParallelConfig(), seed=1234)
+    assert cpu_backend.active() and torch.zeros(1, device="cuda").device.type == "cpu"
+    assert len(torch.overrides._get_current_function_mode_stack()) == 1
+    with tensor_parallel.get_cuda_rng_tracker().fork():
+        draws.append(torch.rand(3).tolist())
+    runtime.destroy()
+    assert not cpu_backend.active()
+    assert torch.overrides._get_current_function_mode_stack() == []
+    after = originals()
+    assert after == before, [name for name in before if after[name] is not before[name]]
+assert draws[0] == draws[1], draws
+print("two cycles, originals restored")
+"""
+
+
+def test_runtime_destroy_puts_back_what_the_cpu_backend_replaced_and_it_activates_again():
+    import subprocess
+    import sys
+
+    from multirank import REPO, WORKERS
+
+    result = subprocess.run([sys.executable, "-c", "import os\n" + ACTIVATE_TWICE], capture_output=True, text=True,
+                            timeout=300, cwd=REPO, check=False,
+                            env={"PYTHONPATH": f"{REPO}:{REPO / 'tests'}", "PATH": "/usr/bin:/bin",
+                                 "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "two cycles, originals restored" in result.stdout
+
+
 STUCK_STEP = """
 import os, time, torch
 from megatron_sc2.runtime.watchdog import ProgressWatchdog

@@ -22,6 +22,7 @@ from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 from megatron.core.datasets.indexed_dataset import DType
 from megatron.core.datasets.utils import Split, get_blend_from_list
 
+from megatron_sc2 import mcore_compat
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
 from megatron_sc2.data.tokenizer import Tokenizer
 from megatron_sc2.data.tokenizer_record import describe, read_record, record_path, tokenizer_record
@@ -50,7 +51,7 @@ class SC2DatasetConfig(GPTDatasetConfig):
     fim: FIMConfig | None = None
 
 
-class FIMGPTDataset(GPTDataset):
+class FIMGPTDataset(mcore_compat.window_transforming_gpt_dataset()):
     """GPTDataset whose windows go through StarCoder2 FIM.
 
     A sample's randomness depends only on (seed, dataset name, split, sample index), so it is
@@ -63,14 +64,11 @@ class FIMGPTDataset(GPTDataset):
         name = f"{Path(dataset_path).name}:{index_split.name}".encode()
         self.rng_key = int.from_bytes(hashlib.md5(name, usedforsecurity=False).digest()[:8], "little")
 
-    def _query_document_sample_shuffle_indices(self, idx: int) -> tuple:
-        # (window, document ids), plus from megatron-core 0.19 the documents' lengths in the
-        # window, read only by its inter-document masking, which these datasets leave off.
-        window, *rest = super()._query_document_sample_shuffle_indices(idx)
+    def transform_window(self, window: np.ndarray, idx: int) -> np.ndarray:
         rng = np.random.default_rng([self.config.random_seed, self.rng_key, idx])
-        length = len(window) - np.count_nonzero(window == self._pad_token_id)  # pads only trail
+        length = len(window) - np.count_nonzero(window == self.pad_token_id)  # pads only trail
         window[:length] = self.fim(window[:length], rng)
-        return window, *rest
+        return window
 
 
 def build_datasets(

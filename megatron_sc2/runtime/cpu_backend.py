@@ -3,7 +3,7 @@
 megatron-core assumes a CUDA device: it allocates with `device="cuda"` or
 `torch.cuda.current_device()`, checks `tensor.type() == "torch.cuda.FloatTensor"`,
 synchronizes streams and keeps its model-parallel RNG states in the CUDA generator
-(reference/megatron-core-on-cpu.md lists what breaks). Rather than patching each of
+(docs/cpu-backend.md lists what breaks and what is replaced). Rather than patching each of
 those call sites, this module states one rule at the torch boundary: when CUDA is
 absent, "the CUDA device" means the CPU.
 
@@ -22,7 +22,9 @@ absent, "the CUDA device" means the CPU.
 
 `activate()` does nothing when CUDA is available: GPU runs never touch this module. It checks
 that the installed megatron-core is one whose CUDA assumptions this module was verified
-against (megatron_sc2.mcore_compat: 0.16.1 to 0.19.x).
+against (megatron_sc2.mcore_compat: 0.16.1 to 0.19.x); the private megatron-core names it
+replaces are mcore_compat's. `deactivate()` (which `runtime.destroy()` calls) puts every
+replaced name back and leaves the mode, so a process can activate again.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from torch.overrides import TorchFunctionMode
 from megatron_sc2 import mcore_compat
 
 log = logging.getLogger(__name__)
-_mode: TorchFunctionMode | None = None
+_undo: contextlib.ExitStack | None = None
 
 
 def _is_cuda(device) -> bool:
@@ -64,6 +66,9 @@ class _CudaIsCpu(TorchFunctionMode):
 
 def _cpu_rng_tracker_class():
     from megatron.core.tensor_parallel.random import CudaRNGStatesTracker
+
+    mcore_compat.TRACKER_INITIALIZED_FLAG.site()  # the state of megatron-core's tracker this one keeps
+    mcore_compat.TRACKER_CURRENT_STATE.site()
 
     class CpuRNGStatesTracker(CudaRNGStatesTracker):
         """megatron-core's tracker with the CPU generator standing in for the CUDA one."""
@@ -94,7 +99,7 @@ def _cpu_rng_tracker_class():
     return CpuRNGStatesTracker
 
 
-def _recompute_in(mode: TorchFunctionMode) -> None:
+def _recompute_in(mode: TorchFunctionMode, undo: contextlib.ExitStack) -> None:
     from megatron.core.tensor_parallel.random import CheckpointFunction
 
     backward = CheckpointFunction.backward
@@ -103,18 +108,19 @@ def _recompute_in(mode: TorchFunctionMode) -> None:
         with mode:
             return backward(ctx, *args)
 
-    CheckpointFunction.backward = staticmethod(backward_in_mode)
+    _replace(undo, CheckpointFunction, "backward", staticmethod(backward_in_mode))
 
 
-def _torch_adam_checkpoint_adapters():
+def _torch_adam_checkpoint_adapters(undo: contextlib.ExitStack) -> None:
     from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
 
-    describe, set_states = DistributedOptimizer.sharded_state_dict, DistributedOptimizer._set_main_param_and_optimizer_states
+    describe, set_states = DistributedOptimizer.sharded_state_dict, mcore_compat.SET_OPTIMIZER_STATES.get()
+    init_dummy_states = mcore_compat.DUMMY_OPTIMIZER_STATES.get()
 
     def sharded_state_dict(self, model_sharded_state_dict=None, is_loading=False, *args, **kwargs):
         # Describing the state for a load needs state to describe: megatron-core's own dummy init.
         if is_loading and not self.optimizer.state:
-            self._init_optimizer_states_with_dummy_values()
+            init_dummy_states(self)
         return describe(self, model_sharded_state_dict or {}, is_loading, *args, **kwargs)
 
     def set_main_param_and_optimizer_states(self, model_param, tensors):
@@ -130,32 +136,51 @@ def _torch_adam_checkpoint_adapters():
             if step is not None:
                 state["step"] = step.clone()
 
-    DistributedOptimizer.sharded_state_dict = sharded_state_dict
-    DistributedOptimizer._set_main_param_and_optimizer_states = set_main_param_and_optimizer_states
+    _replace(undo, DistributedOptimizer, "sharded_state_dict", sharded_state_dict)
+    _replace(undo, *mcore_compat.SET_OPTIMIZER_STATES.site(), set_main_param_and_optimizer_states)
+
+
+def _replace(undo: contextlib.ExitStack, owner, name: str, value) -> None:
+    """Set `owner.name`; `undo` puts back what was there (or the inherited name, by deleting)."""
+    missing = object()
+    original = vars(owner).get(name, missing)
+    setattr(owner, name, value)
+    undo.callback(delattr if original is missing else setattr, owner, name,
+                  *(() if original is missing else (original,)))
 
 
 def active() -> bool:
-    return _mode is not None
+    return _undo is not None
 
 
 def activate() -> bool:
     """Adapt megatron-core to the CPU if CUDA is absent; returns whether it did."""
-    global _mode
-    if torch.cuda.is_available() or _mode is not None:
-        return _mode is not None
-    from megatron.core.tensor_parallel import random as mcore_random
-
+    global _undo
+    if torch.cuda.is_available() or _undo is not None:
+        return _undo is not None
     mcore_compat.check_supported()
-    torch.cuda.current_device = lambda: torch.device("cpu")
-    torch.cuda.current_stream = lambda device=None: torch.cpu.current_stream()
-    torch.cuda.synchronize = lambda device=None: None
-    torch.cuda.get_rng_state = torch.cuda.random.get_rng_state = lambda device="cuda": torch.get_rng_state()
-    mcore_compat.set_cuda_rng_state_with(lambda state, device=-1, graph_safe=False: torch.set_rng_state(state))
-    mcore_random._CUDA_RNG_STATE_TRACKER = _cpu_rng_tracker_class()()
-    mcore_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
-    _torch_adam_checkpoint_adapters()
-    _mode = _CudaIsCpu()
-    _recompute_in(_mode)
-    _mode.__enter__()
+    with contextlib.ExitStack() as undo:  # a failure part-way puts back what was replaced
+        _replace(undo, torch.cuda, "current_device", lambda: torch.device("cpu"))
+        _replace(undo, torch.cuda, "current_stream", lambda device=None: torch.cpu.current_stream())
+        _replace(undo, torch.cuda, "synchronize", lambda device=None: None)
+        for owner in (torch.cuda, torch.cuda.random):
+            _replace(undo, owner, "get_rng_state", lambda device="cuda": torch.get_rng_state())
+        _replace(undo, *mcore_compat.SET_CUDA_RNG_STATE.site(),
+                 lambda state, device=-1, graph_safe=False: torch.set_rng_state(state))
+        _replace(undo, *mcore_compat.RNG_TRACKER.site(), _cpu_rng_tracker_class()())
+        _replace(undo, *mcore_compat.RNG_TRACKER_INITIALIZED.site(), True)
+        _torch_adam_checkpoint_adapters(undo)
+        mode = _CudaIsCpu()
+        _recompute_in(mode, undo)
+        undo.enter_context(mode)
+        _undo = undo.pop_all()
     log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend)")
     return True
+
+
+def deactivate() -> None:
+    """Undo `activate()`: torch and megatron-core as they were, the torch function mode left."""
+    global _undo
+    if _undo is not None:
+        undo, _undo = _undo, None
+        undo.close()

@@ -61,8 +61,10 @@ def set_seed(seed: int) -> None:
 
 
 def destroy() -> None:
+    """Undo `initialize`: the groups, and the CPU backend's adaptations of torch and megatron-core."""
     from megatron.core import parallel_state
 
     parallel_state.destroy_model_parallel()
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+    cpu_backend.deactivate()
