@@ -21,7 +21,7 @@ from detect_secrets.core.scan import _process_line_based_plugins
 from detect_secrets.settings import transient_settings
 from pii_labelled import build_sample, score
 
-from megatron_sc2.curation.pii import RULES, Finding, find_pii
+from megatron_sc2.curation.pii_rules import RULES, Finding, find_pii
 
 # BigCode's configuration (bigcode-dataset pii/utils/keys_detection.py): its plugins and filters, and its hash
 # post-filters; its gibberish-detector model is not used (it needs a model trained on a downloaded corpus).
@@ -80,7 +80,7 @@ def main():
     mb = sum(map(len, texts)) / 1e6
     sample = build_sample()
     detectors = {
-        "rules (pii.py)": keys_only(lambda text: find_pii(text, RULES)),
+        "rules (pii_rules.py)": keys_only(lambda text: find_pii(text, RULES)),
         "detect-secrets, BigCode's config": detect_secrets_keys,
         "merged (find_pii)": keys_only(find_pii),
     }

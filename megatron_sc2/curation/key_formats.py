@@ -5,7 +5,7 @@ Twilio, ...) each carry the regular expressions of one vendor's key format. Its 
 every line with per-line filter machinery, about 0.3 MB/s of code on one core; this module runs the same expressions
 only on lines that hold a candidate (a run of key characters that every format here has), about 9 MB/s, with the exact offsets redaction needs. The plugins that judge by entropy or by a keyword name
 (`Base64HighEntropyString`, `HexHighEntropyString`, `KeywordDetector`) are left out: on code they flag digests and
-test data, and `pii.py`'s rules cover that ground with code-aware exceptions (see docs/curation.md).
+test data, and `pii_rules.py` covers that ground with code-aware exceptions (see docs/curation.md).
 """
 
 import re

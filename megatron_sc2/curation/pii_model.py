@@ -11,7 +11,7 @@ be a full name (two words or more); an IP address must be a public one that is n
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from megatron_sc2.curation.pii import Finding, looks_random, public_ip
+from megatron_sc2.curation.pii_rules import Finding, looks_random, public_ip
 
 WINDOW_TOKENS = 512
 IGNORED_TAGS = frozenset({"AMBIGUOUS", "USERNAME"})

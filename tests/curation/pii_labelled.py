@@ -9,7 +9,7 @@ import string
 import uuid
 from collections import Counter
 
-from megatron_sc2.curation.pii import find_pii
+from megatron_sc2.curation.pii_rules import find_pii
 
 _B62 = string.ascii_letters + string.digits
 
