@@ -1,7 +1,7 @@
 """Key detection compared: our rules, detect-secrets as BigCode's PII pipeline configured it, and the merge that
 `pii.find_pii` runs (detect-secrets' key formats first, then the rules).
 
-For each: precision/recall of KEY on the labelled sample (tests/curation/pii_labelled.py, planted keys and
+For each: precision/recall of KEY on the labelled sample (megatron_sc2/support/pii_labelled.py, planted keys and
 look-alikes), keys found in real code (CPython's `Lib/`, ordinary code where nearly every hit is test data or a
 false key), and MB/s on one core.
 
@@ -9,19 +9,15 @@ false key), and MB/s on one core.
 """
 
 import argparse
-import sys
 import sysconfig
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "curation"))
-
 from detect_secrets.core.scan import _process_line_based_plugins
 from detect_secrets.settings import transient_settings
-from pii_labelled import build_sample, score
 
 from megatron_sc2.curation.pii_rules import RULES, Finding, find_pii
+from megatron_sc2.support.pii_labelled import build_sample, score
 
 # BigCode's configuration (bigcode-dataset pii/utils/keys_detection.py): its plugins and filters, and its hash
 # post-filters; its gibberish-detector model is not used (it needs a model trained on a downloaded corpus).

@@ -6,13 +6,11 @@ standard-library files in 512-token windows; on the GPU when there is one (fp16)
 """
 
 import argparse
-import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers

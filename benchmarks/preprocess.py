@@ -41,7 +41,6 @@ import numpy as np
 import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 from megatron_sc2.data.fast_encoder import HuggingFaceEncoder, TiktokenEncoder
 
 

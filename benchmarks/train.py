@@ -16,24 +16,22 @@ CPU time (robust to other load on a shared machine; run with OMP_NUM_THREADS=1),
 Data path: samples/s that our FIM dataset and loader deliver at seq 4096 and 16384, against the
 samples/s one H100 consumes at 45% MFU training sc2-15b (flops.py's formula).
 
-  OMP_NUM_THREADS=1 python benchmarks/train.py [--model sc2-mini --seq-length 256 ...]
+  OMP_NUM_THREADS=1 python benchmarks/train.py [--model sc2-mini --seq-length 256 ...] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
+import json
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tools")]
-
 import torch
 
 from megatron_sc2 import runtime
+from megatron_sc2.support import SMALL, stdlib_dataset
 from megatron_sc2.training.flops import BF16_DENSE_PEAK_TFLOPS, flops_per_iteration
 
 H100_PEAK_TFLOPS = dict(BF16_DENSE_PEAK_TFLOPS)["h100"]
@@ -225,20 +223,23 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--data-samples", type=int, default=200, help="samples per data-path measurement")
     parser.add_argument("--workdir", type=Path, help="where the dataset is made (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-
-    from acceptance.training import make_dataset
 
     from megatron_sc2.config import ParallelConfig
 
     runtime.initialize(ParallelConfig())
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sc2_train_bench_"))
-    data = make_dataset(workdir)
-    print_train(train_benchmark(data, model=args.model, seq=args.seq_length, global_batch=args.global_batch_size,
-                                micro_batch=args.micro_batch_size, iters=args.iters, rounds=args.rounds,
-                                warmup=args.warmup, bf16=args.bf16))
+    data = stdlib_dataset(workdir, packages=SMALL)
+    figures = {"train_loop": train_benchmark(
+        data, model=args.model, seq=args.seq_length, global_batch=args.global_batch_size,
+        micro_batch=args.micro_batch_size, iters=args.iters, rounds=args.rounds, warmup=args.warmup, bf16=args.bf16)}
+    print_train(figures["train_loop"])
     for seq in (4096, 16384):
-        print_data(data_benchmark(data, seq=seq, samples=args.data_samples))
+        figures[f"data_seq{seq}"] = data_benchmark(data, seq=seq, samples=args.data_samples)
+        print_data(figures[f"data_seq{seq}"])
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
     runtime.destroy()
 
 

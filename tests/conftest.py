@@ -1,14 +1,11 @@
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from shared_artifacts import build_once
 from slurm_cluster import Slurm, missing_binaries
 
-REPO = Path(__file__).resolve().parents[1]
+from megatron_sc2.support import free_port, stdlib_dataset
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +14,7 @@ def single_process_group():
     from megatron_sc2 import runtime
     from megatron_sc2.config import ParallelConfig
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK")}
     os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     runtime.initialize(ParallelConfig(), seed=1234)
@@ -50,31 +45,18 @@ def slurm(tmp_path_factory):
 TOKENIZER_PACKAGES = ["json", "email", "logging", "http", "urllib", "collections"]
 
 
-def run_tool(*args: str) -> None:
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, check=False)
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
-
-
 @pytest.fixture(scope="session")
 def training_data(tmp_path_factory) -> dict:
     """A repository-context dataset of stdlib code, its tokenizer and JSONL corpus, and an index cache:
     the data of every test that trains (one per run)."""
 
-    def build(root: Path) -> None:
-        corpus, sample = root / "stdlib.jsonl", root / "sample.jsonl"
-        run_tool("tools/make_stdlib_corpus.py", str(corpus))  # ~200 repositories, one document each
-        run_tool("tools/make_stdlib_corpus.py", str(sample), "--packages", *TOKENIZER_PACKAGES)
-        run_tool("tools/train_tokenizer.py", str(sample), "--output-dir", str(root / "tokenizer"),
-                 "--vocab-size", "1024")
-        run_tool("tools/preprocess_data.py", "--input", str(corpus), "--output-prefix", str(root / "stdlib"),
-                 "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", str(root / "tokenizer"),
-                 "--repo-context", "--workers", "2")
+    def build(root: Path) -> None:  # ~200 repositories, one document each
+        stdlib_dataset(root, tokenizer_packages=TOKENIZER_PACKAGES)
 
     root = build_once(tmp_path_factory, "training_data", build, packages=TOKENIZER_PACKAGES)
     # megatron-core writes its index cache without a lock: one cache folder per xdist worker.
     cache = root / f"cache-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    return {"tokenizer": root / "tokenizer", "prefix": root / "stdlib_content_document", "cache": cache,
-            "corpus": root / "stdlib.jsonl"}
+    return {**stdlib_dataset(root), "cache": cache}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups

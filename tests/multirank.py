@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from megatron_sc2.support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = Path(__file__).resolve().parent / "workers"
@@ -22,12 +23,6 @@ def launcher_environment() -> dict:
     """This process's environment without torchrun's variables: a test of the runtime in this process
     leaves them behind, and in a child launched by MPI or SLURM they would take precedence."""
     return {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, python: str = sys.executable,

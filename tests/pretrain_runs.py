@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from multirank import REPO, free_port, run_ranks
+from multirank import REPO, run_ranks
+
+from megatron_sc2.support import torchrun_command
 
 # A single-stage schedule; multi-stage tests set theirs per stage in the config file.
 SCHEDULE = ["--lr", "3e-3", "--min-lr", "3e-4", "--lr-warmup-iters", "2"]
@@ -22,11 +24,6 @@ def base_args(data: dict, workdir: Path, *extra) -> list[str]:
         "--eval-interval", "1000", "--eval-iters", "1", "--num-workers", "0",
         "--metrics-file", str(workdir / "metrics.jsonl"), *map(str, extra),
     ]
-
-
-def torchrun_command(nproc: int, args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
-            f"--master-port={free_port()}", "-m", "megatron_sc2.pretrain", *args]
 
 
 def environment() -> dict:

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
 """The Stack v2 curation pipeline: see `python tools/curate.py --help` and docs/curation.md."""
 
-import os
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from megatron_sc2.curation.cli import main
 

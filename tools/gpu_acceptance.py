@@ -27,7 +27,6 @@ import traceback
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("environment", "numerics", "training", "throughput", "benchmark")
 
 
@@ -46,7 +45,6 @@ def main(argv=None) -> int:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch looks
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # the subprocesses' deprecation noise would drown the table
     warnings.simplefilter("ignore")
-    sys.path[:0] = [str(REPO), str(REPO / "tools"), str(REPO / "benchmarks")]
     import torch
     from acceptance import environment, numerics, throughput, training
     from acceptance.report import Section, failed, table

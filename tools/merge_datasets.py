@@ -16,9 +16,7 @@ import argparse
 import logging
 import sys
 import warnings
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
 from megatron_sc2.data.output_lock import OutputBusy
 

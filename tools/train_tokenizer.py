@@ -26,7 +26,6 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 

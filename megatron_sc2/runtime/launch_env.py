@@ -98,10 +98,11 @@ def detect_launch_env(env=None) -> LaunchEnv:
         found = detect(env)
         if found is not None:
             return found
-    return LaunchEnv(0, 1, 0, "127.0.0.1", int(env.get("MASTER_PORT") or _free_port()), "single")
+    return LaunchEnv(0, 1, 0, "127.0.0.1", int(env.get("MASTER_PORT") or free_port()), "single")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on this machine that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -4,7 +4,7 @@ import sysconfig
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))  # pii_labelled, near_duplicates
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # near_duplicates
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,10 @@ import random
 from collections import Counter
 
 from datatrove.data import Document
-from pii_labelled import FORMAT_TEMPLATES, build_sample, score
 
 from megatron_sc2.curation.pii import IPV4_REPLACEMENTS, PIIRedactor, redact
 from megatron_sc2.curation.pii_rules import find_pii
+from megatron_sc2.support.pii_labelled import FORMAT_TEMPLATES, build_sample, score
 
 
 def test_labelled_sample_precision_and_recall():

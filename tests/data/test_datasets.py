@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from megatron_sc2.data.datasets import DatasetError, build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.special_tokens import FIM_PREFIX
+from megatron_sc2.support import free_port
 
 pytestmark = pytest.mark.usefixtures("gloo_group")
 
@@ -242,9 +242,7 @@ def test_two_ranks_build_identical_fim_samples(
 ):
     """Rank 0 builds the index cache while rank 1 waits, then both read the same FIM samples."""
     expected = windows(build([stdlib_indexed_dataset], sc2_tokenizer, tmp_path / "local", fim=FIMConfig())[0])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     args = [str(sc2_tokenizer_dir), stdlib_indexed_dataset, str(tmp_path / "shared"), str(tmp_path), str(SEQ)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
     env |= {"WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"}

@@ -10,14 +10,19 @@ peak memory and stored activations per layer against training/memory.py's estima
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from acceptance.numerics import child_environment
 from megatron_sc2 import runtime
 from megatron_sc2.config import ParallelConfig, get_preset
 from megatron_sc2.model import build_model, to_transformer_config, transformer_engine_available
+from megatron_sc2.support import REPO
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
 from megatron_sc2.training.memory import GIB, activation_bytes_per_layer, estimate_memory
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
@@ -132,27 +137,31 @@ def run(section, *, cpu: bool) -> None:
 
 
 def benchmark(section, *, cpu: bool, workdir: Path, data: Path) -> None:
-    """benchmarks/train.py: ours vs bare megatron-core vs HF, and the data path."""
-    import train as bench
-
-    from acceptance.training import make_dataset
-
+    """benchmarks/train.py, run as a user runs it: ours vs bare megatron-core vs HF, and the data path."""
     workdir.mkdir(parents=True, exist_ok=True)
-    data = make_dataset(data)
     if cpu:
-        model, seq, micro, iters, rounds = "sc2-tiny", 64, 4, 2, 1
+        model, seq, micro, iters, rounds, samples = "sc2-tiny", 64, 4, 2, 1, 20
     else:
         model = workdir / "sc2-3b-4layers.yaml"
         model.write_text(f"preset: sc2-3b\nnum_layers: {LAYERS}\n")
-        seq, micro, iters, rounds = 4096, 2, 5, 3
-    result = bench.train_benchmark(data, model=str(model), seq=seq, global_batch=8, micro_batch=micro, iters=iters,
-                                   rounds=rounds, warmup=1 if cpu else 2, bf16=not cpu)
-    section.figures["train_loop"] = result
+        seq, micro, iters, rounds, samples = 4096, 2, 5, 3, 100
+    figures = workdir / "figures.json"
+    command = [sys.executable, REPO / "benchmarks" / "train.py", "--model", model, "--seq-length", seq,
+               "--global-batch-size", 8, "--micro-batch-size", micro, "--iters", iters, "--rounds", rounds,
+               "--warmup", 1 if cpu else 2, "--data-samples", samples, "--workdir", data, "--json", figures,
+               *([] if cpu else ["--bf16"])]
+    with open(workdir / "log.txt", "w") as log:
+        result = subprocess.run(list(map(str, command)), cwd=REPO, env=child_environment(), stdout=log,
+                                stderr=subprocess.STDOUT, check=False)
+    if result.returncode:
+        raise RuntimeError(f"benchmarks/train.py exited {result.returncode} ({workdir / 'log.txt'}):\n"
+                           f"{(workdir / 'log.txt').read_text()[-2000:]}")
+    figures = json.loads(figures.read_text())
+    result = section.figures["train_loop"] = figures["train_loop"]
     section.measure("train loop: ours / bare megatron-core",
                     f"{result['ours_over_bare']:.3f} (goal <= 1.03), ours / HF + AdamW {result['ours_over_hf']:.3f}")
     for seq in (4096, 16384):
-        result = bench.data_benchmark(data, seq=seq, samples=20 if cpu else 100)
-        section.figures[f"data_seq{seq}"] = result
+        result = section.figures[f"data_seq{seq}"] = figures[f"data_seq{seq}"]
         section.check(f"data path seq {seq} with FIM keeps up with an H100 on sc2-15b", result["headroom"] > 1,
                       f"{result['samples_per_s_cpu']:.1f} samples/s per CPU second vs "
                       f"{result['h100_sc2_15b_needs_samples_per_s']:.2f} needed")

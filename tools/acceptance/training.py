@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
 from acceptance.numerics import FP32_TOLERANCE, child_environment, load_model, logits, relative_difference
+from megatron_sc2.support import SMALL, stdlib_dataset, torchrun_command
 from megatron_sc2.training.checkpointing import latest_iteration, write_marker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,23 +22,9 @@ GPU_RESUME_TOLERANCE = 1e-2
 DETERMINISTIC = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "NVTE_ALLOW_NONDETERMINISTIC_ALGO": "0"}
 
 
-def tool(*args) -> None:
-    subprocess.run([sys.executable, *map(str, args)], check=True, cwd=REPO, env=child_environment(),
-                   stdout=subprocess.DEVNULL)
-
-
 def make_dataset(root: Path) -> dict:
     """Python's stdlib packages as a repository-context code dataset; made once per folder."""
-    data = {"prefix": root / "code_content_document", "tokenizer": root / "tokenizer", "cache": root / "cache"}
-    if (root / "code_content_document.idx").is_file():
-        return data
-    root.mkdir(parents=True, exist_ok=True)
-    corpus = root / "corpus.jsonl"
-    tool("tools/make_stdlib_corpus.py", corpus, "--packages", "json", "email", "logging", "http")
-    tool("tools/train_tokenizer.py", corpus, "--output-dir", root / "tokenizer", "--vocab-size", "1024")
-    tool("tools/preprocess_data.py", "--input", corpus, "--output-prefix", root / "code", "--tokenizer-type",
-         "HuggingFaceTokenizer", "--tokenizer-model", root / "tokenizer", "--repo-context", "--workers", "2")
-    return data
+    return stdlib_dataset(root, packages=SMALL, env=child_environment())
 
 
 def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
@@ -54,8 +40,7 @@ def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
         "--num-workers", 2 if on_gpu else 0,
         "--metrics-file", run / "metrics.jsonl", *extra,
     ]
-    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
-               f"--master-port={free_port()}", "-m", "megatron_sc2.pretrain", *map(str, args)]
+    command = torchrun_command(nproc, args)
     with open(run / "log.txt", "w") as log:
         result = subprocess.run(command, cwd=REPO, env={**child_environment(), **DETERMINISTIC}, stdout=log,
                                 stderr=subprocess.STDOUT, check=False)
@@ -64,14 +49,6 @@ def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
         raise RuntimeError(f"pretrain exited {result.returncode} ({run / 'log.txt'}):\n{tail}")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return {r["iteration"]: r["loss"] for r in records if r.get("loss") is not None}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hf_logits(folder: Path, tokens: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """A labelled sample for PII redaction: planted secrets in realistic code, and ordinary code that only looks
 secret (lock-file digests, versions, UUIDs, commit ids, identifiers, public DNS and private addresses).
 
-Run `python tests/curation/pii_labelled.py` for precision and recall per kind.
+Run `python -m megatron_sc2.support.pii_labelled` for precision and recall per kind.
 """
 
 import random
