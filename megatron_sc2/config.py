@@ -15,7 +15,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The architecture of one StarCoder2 model (reference/starcoder2.md §1).
+    """The architecture of one StarCoder2 model (docs/starcoder2.md).
 
     `sliding_window` follows Hugging Face's convention: a token attends to itself and the
     `sliding_window - 1` tokens before it. None means full causal attention.
@@ -116,7 +116,7 @@ def read_model_file(path: str | Path) -> dict:
     return values
 
 
-# Released StarCoder2 architectures (reference/starcoder2.md §1.1). rotary_base and
+# Released StarCoder2 architectures (docs/starcoder2.md). rotary_base and
 # sliding_window are the released long-context values; training stages override them.
 PRESETS: dict[str, ModelConfig] = {
     "sc2-3b": ModelConfig(

@@ -1,5 +1,5 @@
 """A one-node SLURM of the tests' own (munge, slurmctld, slurmd), configured in a temporary folder
-and stopped by PID (recipe: reference/real-slurm-and-mpi.md)."""
+and stopped by PID; .ci/run installs the packages."""
 
 from __future__ import annotations
 

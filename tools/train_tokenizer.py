@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train a StarCoder2-style byte-level BPE tokenizer on JSONL code.
 
-The tokenizer matches StarCoder2's design (reference/starcoder2.md §3): byte-level BPE whose
+The tokenizer matches StarCoder2's design (docs/starcoder2.md): byte-level BPE whose
 pre-tokenizer splits digits individually and then applies the GPT-2 byte-level regex, with
 StarCoder2's special tokens first (`<|endoftext|>` gets id 0). The output folder holds a
 `tokenizer.json` read by `megatron_sc2.data.tokenizer` (`--tokenizer-type HuggingFaceTokenizer`)

@@ -1,7 +1,7 @@
 """The HF Starcoder2ForCausalLM <-> megatron-core GPTModel mapping, as one declarative table.
 
-Megatron names are the global dist-checkpoint keys (layout-independent, reference/starcoder2.md
-§7.1). Both megatron-core layer specs store the LayerNorms under the TE-fused names
+Megatron names are the global dist-checkpoint keys (layout-independent, docs/starcoder2.md).
+Both megatron-core layer specs store the LayerNorms under the TE-fused names
 (`linear_qkv.layer_norm_weight`, ...): the local spec maps its `input_layernorm` and
 `pre_mlp_layernorm` to them when it builds its sharded state dict. The local names are kept as
 read aliases for state dicts written without that mapping.

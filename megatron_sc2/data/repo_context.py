@@ -1,4 +1,4 @@
-"""StarCoder2 repository context (reference/starcoder2.md §4.1): one document per repository.
+"""StarCoder2 repository context (docs/starcoder2.md): one document per repository.
 
     with metadata (probability 0.5): <repo_name>name<file_sep>path1\ncode1<file_sep>path2\ncode2...<|endoftext|>
     without:                         <file_sep>code1<file_sep>code2...<|endoftext|>

@@ -12,7 +12,7 @@ from megatron_sc2.config import ParallelConfig
 
 @dataclass(frozen=True)
 class OptimizerSettings:
-    """StarCoder2's AdamW defaults (reference/starcoder2.md §2.1)."""
+    """StarCoder2's AdamW defaults (docs/starcoder2.md)."""
 
     lr: float = 3e-4
     min_lr: float = 3e-5
