@@ -44,6 +44,8 @@ def test_cpu_backend_maps_cuda_requests_to_the_cpu(single_process_group):
 
 
 ACTIVATE_TWICE = """
+import os
+
 import torch
 from megatron.core import tensor_parallel
 from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
@@ -51,7 +53,7 @@ from megatron.core.tensor_parallel.random import CheckpointFunction
 from megatron_sc2 import mcore_compat, runtime
 from megatron_sc2.config import ParallelConfig
 from megatron_sc2.runtime import cpu_backend
-from multirank import free_port
+from megatron_sc2.support import free_port
 
 def originals():
     names = {str(n): vars(n.owner_object()).get(n.name) for n in mcore_compat.PRIVATE_NAMES if not n.instance}
@@ -65,7 +67,7 @@ for cycle in range(2):
     os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     runtime.initialize(ParallelConfig(), seed=1234)
     assert cpu_backend.active() and torch.zeros(1, device="cuda").device.type == "cpu"
-    assert len(torch.overrides._get_current_function_mode_stack()) == 1
+    assert len(torch.overrides._get_current_function_mode_stack()) == 1  # the backend's mode
     with tensor_parallel.get_cuda_rng_tracker().fork():
         draws.append(torch.rand(3).tolist())
     runtime.destroy()
@@ -73,7 +75,7 @@ for cycle in range(2):
     assert torch.overrides._get_current_function_mode_stack() == []
     after = originals()
     assert after == before, [name for name in before if after[name] is not before[name]]
-assert draws[0] == draws[1], draws
+assert draws[0] == draws[1], draws  # the second world seeds and forks as the first
 print("two cycles, originals restored")
 """
 
@@ -82,12 +84,11 @@ def test_runtime_destroy_puts_back_what_the_cpu_backend_replaced_and_it_activate
     import subprocess
     import sys
 
-    from multirank import REPO, WORKERS
+    from multirank import REPO
 
-    result = subprocess.run([sys.executable, "-c", "import os\n" + ACTIVATE_TWICE], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", ACTIVATE_TWICE], capture_output=True, text=True,
                             timeout=300, cwd=REPO, check=False,
-                            env={"PYTHONPATH": f"{REPO}:{REPO / 'tests'}", "PATH": "/usr/bin:/bin",
-                                 "OMP_NUM_THREADS": "1"})
+                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "two cycles, originals restored" in result.stdout
 
@@ -106,9 +107,10 @@ def test_watchdog_ends_a_stuck_step_naming_it():
     import subprocess
     import sys
 
-    from multirank import REPO, free_port
+    from multirank import REPO
 
     from megatron_sc2.runtime.watchdog import EXIT_CODE
+    from megatron_sc2.support import free_port
 
     result = subprocess.run([sys.executable, "-c", STUCK_STEP.format(port=free_port())], capture_output=True,
                             text=True, timeout=120, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},

@@ -142,11 +142,11 @@ def _torch_adam_checkpoint_adapters(undo: contextlib.ExitStack) -> None:
 
 def _replace(undo: contextlib.ExitStack, owner, name: str, value) -> None:
     """Set `owner.name`; `undo` puts back what was there (or the inherited name, by deleting)."""
-    missing = object()
-    original = vars(owner).get(name, missing)
+    if name in vars(owner):
+        undo.callback(setattr, owner, name, vars(owner)[name])
+    else:
+        undo.callback(delattr, owner, name)
     setattr(owner, name, value)
-    undo.callback(delattr if original is missing else setattr, owner, name,
-                  *(() if original is missing else (original,)))
 
 
 def active() -> bool:
