@@ -34,6 +34,7 @@ NEWEST_SERIES = "0.19"  # the newest release series tested
 _BEYOND = Version("0.20")
 _SHARDED_COMMON_STATE = Version("0.19")
 _ASYNC_STRATEGY_CHOICE = Version("0.17")
+_PUBLIC_WRITE_RESULTS_QUEUE = Version("0.19")
 
 
 def release(text: str | None = None) -> Version:
@@ -168,7 +169,7 @@ PAD_TOKEN_ID = PrivateName("megatron.core.datasets.megatron_dataset:MegatronData
 WRITE_RESULTS_QUEUE = PrivateName(
     "megatron.core.dist_checkpointing.strategies.filesystem_async", "_get_write_results_queue",
     "start the checkpoint writer's results queue (public from 0.19: get_write_results_queue)",
-    until=_SHARDED_COMMON_STATE)
+    until=_PUBLIC_WRITE_RESULTS_QUEUE)
 PRIVATE_NAMES = (SET_CUDA_RNG_STATE, RNG_TRACKER, RNG_TRACKER_INITIALIZED, TRACKER_INITIALIZED_FLAG,
                  TRACKER_CURRENT_STATE, SET_OPTIMIZER_STATES, DUMMY_OPTIMIZER_STATES, SAMPLE_QUERY, PAD_TOKEN_ID,
                  WRITE_RESULTS_QUEUE)
