@@ -77,3 +77,12 @@ def test_the_embedding_follows_the_tokenizer_unless_vocab_size_is_set(base, tmp_
     too_small = parse_args(base + ["--train-iters", "10", "--vocab-size", "200"])
     with pytest.raises(SystemExit, match="--vocab-size 200 is below the 300 tokens of --tokenizer-model"):
         with_tokenizer_vocab(too_small, tokenizer)
+
+
+def test_a_model_file_that_sets_the_vocabulary_keeps_it(base, tmp_path):
+    tokenizer = word_tokenizer(tmp_path / "t.json", 300)
+    for text, size in (("preset: sc2-tiny\nvocab_size: 640\n", 640), ("preset: sc2-tiny\n", 300)):
+        model_file = tmp_path / "model.yaml"
+        model_file.write_text(text)
+        run = parse_args(["--model", str(model_file), *base[2:], "--train-iters", "10"])
+        assert with_tokenizer_vocab(run, tokenizer).model.vocab_size == size
