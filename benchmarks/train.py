@@ -74,11 +74,12 @@ class OurLoop:
         from megatron_sc2.training.trainer import CheckpointSaver, TrainState, build_stage
 
         self.run = run
-        self.parts = build_stage(run, run.stages[0], load_tokenizer(run.tokenizer_type, run.tokenizer_model), 1)
+        tokenizer = load_tokenizer(run.data.tokenizer_type, run.data.tokenizer_model)
+        self.parts = build_stage(run, run.stages[0], tokenizer, 1)
         self.state = TrainState(stage_name=run.stages[0].name)
         self.metrics, self.signals, self.saver = MetricsLogger(None, None, None, None, True), ExitSignals(None), \
             CheckpointSaver(run)
-        self.watchdog = ProgressWatchdog(run.distributed_timeout_minutes)
+        self.watchdog = ProgressWatchdog(run.parallel_options.distributed_timeout_minutes)
 
     def __call__(self, n: int) -> None:
         from megatron_sc2.training.trainer import train_stage
@@ -96,7 +97,7 @@ class BareLoop:
 
         parts = ours.parts
         self.model, self.optimizer, self.num_microbatches = parts.model, parts.optimizer, parts.num_microbatches
-        self.seq, self.micro = parts.stage.seq_length, ours.run.micro_batch_size
+        self.seq, self.micro = parts.stage.seq_length, ours.run.batch.micro_batch_size
         data = microbatches(parts.train_data, start_sample=0, total_samples=len(parts.train_data),
                             micro_batch_size=self.micro, num_workers=0)
         self.batches = [move_batch(next(data), runtime.device()) for _ in range(self.num_microbatches)]
@@ -127,10 +128,12 @@ class HFLoop:
 
         config = Starcoder2Config(**hf_config(run.model, torch.float32, eod_id=0))
         self.model = Starcoder2ForCausalLM(config).to(runtime.device()).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=run.lr, betas=(run.adam_beta1, run.adam_beta2),
-                                           eps=run.adam_eps, weight_decay=run.weight_decay)
-        self.batches, self.clip = bare.batches, run.clip_grad
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=run.bf16 and torch.cuda.is_available())
+        adam = run.optimizer
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=run.stages[0].lr,
+                                           betas=(adam.adam_beta1, adam.adam_beta2), eps=adam.adam_eps,
+                                           weight_decay=adam.weight_decay)
+        self.batches, self.clip = bare.batches, adam.clip_grad
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=adam.bf16 and torch.cuda.is_available())
 
     def __call__(self, n: int) -> None:
         tokens_per_step = sum(int(b["loss_mask"].sum()) for b in self.batches)

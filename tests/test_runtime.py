@@ -127,6 +127,7 @@ def test_distributed_timeout_must_be_positive(tmp_path):
     (tmp_path / "tokenizer.json").write_text("{}")
     base = ["--model", "sc2-tiny", "--data-path", "d", "--tokenizer-model", str(tmp_path / "tokenizer.json"),
             "--seq-length", "64", "--global-batch-size", "2", "--train-iters", "4", "--lr-warmup-iters", "1"]
-    assert parse_args(base + ["--distributed-timeout-minutes", "0.5"], world_size=1).distributed_timeout_minutes == 0.5
+    run = parse_args(base + ["--distributed-timeout-minutes", "0.5"], world_size=1)
+    assert run.parallel_options.distributed_timeout_minutes == 0.5
     with pytest.raises(SystemExit, match="--distributed-timeout-minutes must be > 0"):
         parse_args(base + ["--distributed-timeout-minutes", "0"], world_size=1)

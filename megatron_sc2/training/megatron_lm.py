@@ -3,7 +3,7 @@
 Each one is in exactly one table: accepted because it changes nothing here, accepted with the
 values that match what this trainer does, or refused with one line saying what to use. A flag
 in none of them is unknown, and named as such. Flags this trainer shares with Megatron-LM are
-its own options (`arguments.OPTIONS`), not listed here.
+its own options (`options.py`), not listed here.
 """
 
 from __future__ import annotations

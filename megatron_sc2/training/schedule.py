@@ -11,31 +11,30 @@ to leave the LR at --min-lr) nor silently jumps to a new one.
 from __future__ import annotations
 
 from megatron_sc2.training.checkpointing import CheckpointError
+from megatron_sc2.training.options import OPTIONS, OptimizerOptions
+from megatron_sc2.training.stages import Stage
 
-# state_dict key -> the flags that set it.
-SCHEDULE_FLAGS = {
-    "max_lr": "--lr", "min_lr": "--min-lr", "lr_warmup_steps": "--lr-warmup-iters",
-    "lr_decay_steps": "--lr-decay-iters (default --train-iters)", "lr_decay_style": "--lr-decay-style",
-    "start_wd": "--weight-decay", "end_wd": "--weight-decay",
-}
+# state_dict key -> the flag that sets it (options.py: `schedule=`); the decay's default is the stage's length.
+SCHEDULE_FLAGS = {key: o.flag for o in OPTIONS for key in o.schedule} | {
+    "lr_decay_steps": "--lr-decay-iters (default --train-iters)"}
 
 
 class ScheduleMismatch(CheckpointError):
     pass
 
 
-def build_scheduler(optimizer, stage, run):
+def build_scheduler(optimizer, stage: Stage, options: OptimizerOptions):
     from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 
     return OptimizerParamScheduler(
         optimizer, init_lr=0.0, max_lr=stage.lr, min_lr=stage.min_lr,
         lr_warmup_steps=stage.lr_warmup_iters, lr_decay_steps=stage.lr_decay_iters,
-        lr_decay_style=run.lr_decay_style, start_wd=run.weight_decay, end_wd=run.weight_decay,
+        lr_decay_style=options.lr_decay_style, start_wd=options.weight_decay, end_wd=options.weight_decay,
         wd_incr_steps=stage.train_iters, wd_incr_style="constant",
         # megatron-core takes the checkpoint's values unless told to override; with neither flag,
         # `resume` has already refused any difference, so the values it takes are the flags'.
-        use_checkpoint_opt_param_scheduler=not run.override_opt_param_scheduler,
-        override_opt_param_scheduler=run.override_opt_param_scheduler,
+        use_checkpoint_opt_param_scheduler=not options.override_opt_param_scheduler,
+        override_opt_param_scheduler=options.override_opt_param_scheduler,
     )
 
 
@@ -46,10 +45,10 @@ def differences(scheduler, saved: dict) -> list[str]:
             if key in saved and current[key] != saved[key]]
 
 
-def resume(scheduler, saved: dict, run) -> None:
+def resume(scheduler, saved: dict, options: OptimizerOptions) -> None:
     """Continue a stage's schedule from its checkpoint, under Megatron-LM's two flags."""
     changed = differences(scheduler, saved)
-    if changed and not (run.override_opt_param_scheduler or run.use_checkpoint_opt_param_scheduler):
+    if changed and not (options.override_opt_param_scheduler or options.use_checkpoint_opt_param_scheduler):
         raise ScheduleMismatch(
             f"the flags change the checkpoint's LR schedule ({'; '.join(changed)}): add "
             f"--override-opt_param-scheduler to use the flags' schedule from the checkpoint's step, or "

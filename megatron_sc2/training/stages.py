@@ -10,11 +10,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-STAGE_KEYS = (
-    "name", "train_iters", "train_tokens", "train_samples", "seq_length", "rotary_base", "sliding_window",
-    "global_batch_size", "lr", "min_lr", "lr_warmup_iters", "lr_warmup_samples", "lr_warmup_fraction",
-    "lr_decay_iters", "lr_decay_samples",
-)
+from megatron_sc2.training.options import OPTIONS
+
+STAGE_KEYS = ("name", *(o.name for o in OPTIONS if o.stage))  # the options a stage may set (options.py)
 
 
 @dataclass(frozen=True)

@@ -70,31 +70,33 @@ class StageParts:
 def build_stage(run: RunConfig, stage: Stage, tokenizer, dp_size: int) -> StageParts:
     model_config = stage_model_config(run, stage)
     transformer_config = to_transformer_config(
-        model_config, run.parallel, bf16=run.bf16,
-        recompute=RecomputeConfig(run.recompute_granularity, num_layers=run.recompute_num_layers),
+        model_config, run.parallel, bf16=run.optimizer.bf16,
+        recompute=RecomputeConfig(run.parallel_options.recompute_granularity,
+                                  num_layers=run.parallel_options.recompute_num_layers),
     )
     model = wrap_ddp(build_model(model_config, transformer_config, max_sequence_length=stage.seq_length),
                      transformer_config, run.parallel)
+    adam = run.optimizer
     optimizer = build_optimizer(
         model,
-        OptimizerSettings(lr=stage.lr, min_lr=stage.min_lr, weight_decay=run.weight_decay,
-                          adam_beta1=run.adam_beta1, adam_beta2=run.adam_beta2, adam_eps=run.adam_eps,
-                          clip_grad=run.clip_grad),
-        run.parallel, bf16=run.bf16,
+        OptimizerSettings(lr=stage.lr, min_lr=stage.min_lr, weight_decay=adam.weight_decay,
+                          adam_beta1=adam.adam_beta1, adam_beta2=adam.adam_beta2, adam_eps=adam.adam_eps,
+                          clip_grad=adam.clip_grad),
+        run.parallel, bf16=adam.bf16,
     )
-    scheduler = schedule.build_scheduler(optimizer, stage, run)
-    evaluations = stage.train_iters // run.eval_interval + 1
-    fim = None
-    if run.fim_rate > 0:
-        fim = FIMConfig(rate=run.fim_rate, spm_rate=run.fim_spm_rate, fragment_rate=run.fim_fragment_rate)
+    scheduler = schedule.build_scheduler(optimizer, stage, run.optimizer)
+    evaluations = stage.train_iters // run.logging.eval_interval + 1
+    data, fim = run.data, None
+    if data.fim_rate > 0:
+        fim = FIMConfig(rate=data.fim_rate, spm_rate=data.fim_spm_rate, fragment_rate=data.fim_fragment_rate)
     train_data, valid_data, _ = build_datasets(
-        run.data_path, run.split, stage.seq_length, run.seed, tokenizer,
+        data.data_path, data.split, stage.seq_length, run.logging.seed, tokenizer,
         num_samples=(stage.train_iters * stage.global_batch_size,
-                     evaluations * run.eval_iters * stage.global_batch_size, 0),
-        cache_path=run.data_cache_path, fim=fim,
+                     evaluations * run.logging.eval_iters * stage.global_batch_size, 0),
+        cache_path=data.data_cache_path, fim=fim,
     )
     return StageParts(stage, model, optimizer, scheduler, train_data, valid_data,
-                      stage.global_batch_size // (run.micro_batch_size * dp_size))
+                      stage.global_batch_size // (run.batch.micro_batch_size * dp_size))
 
 
 def stage_model_config(run: RunConfig, stage: Stage):
@@ -108,26 +110,26 @@ def kernel_report(stage: Stage) -> str:
 
 
 def with_tokenizer_vocab(run: RunConfig, tokenizer) -> RunConfig:
-    """The embedding follows the tokenizer (padded for TP) unless --vocab-size is set."""
-    size = run.vocab_size or tokenizer.vocab_size
+    """The embedding follows the tokenizer (padded for TP) unless --vocab-size (or the model file) sets it."""
+    size = tokenizer.vocab_size if run.vocab_from_tokenizer else run.model.vocab_size
     if size < tokenizer.vocab_size:
         raise SystemExit(f"--vocab-size {size} is below the {tokenizer.vocab_size} tokens of --tokenizer-model "
-                         f"{run.tokenizer_model}: drop --vocab-size to follow the tokenizer")
+                         f"{run.data.tokenizer_model}: drop --vocab-size to follow the tokenizer")
     return dataclasses.replace(run, model=run.model.replace(vocab_size=size))
 
 
 def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
     """(stage index, state, checkpoint to load, whether it continues that stage midway)."""
-    scratch = TrainState(stage_name=run.stages[0].name)
-    if not run.load:
+    scratch, options = TrainState(stage_name=run.stages[0].name), run.checkpoint
+    if not options.load:
         return 0, scratch, None, False
-    if same_directory(run.load, run.save) and checkpointing.latest_iteration(run.load) is None:
-        log.info("--load %s holds no checkpoint yet: starting from scratch", run.load)
+    if same_directory(options.load, options.save) and checkpointing.latest_iteration(options.load) is None:
+        log.info("--load %s holds no checkpoint yet: starting from scratch", options.load)
         return 0, scratch, None, False
-    directory, meta = checkpointing.resolve(run.load)
-    if meta.get("model_only") or run.finetune:
+    directory, meta = checkpointing.resolve(options.load)
+    if meta.get("model_only") or options.finetune:
         log.info("starting at iteration 0 from the weights in %s (%s)", directory,
-                 "--finetune" if run.finetune else "a model-only checkpoint")
+                 "--finetune" if options.finetune else "a model-only checkpoint")
         return 0, scratch, (directory, meta), False
     state = TrainState(**meta["train_state"])
     names = [s.name for s in run.stages]
@@ -145,27 +147,29 @@ def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
 
 
 def pretrain(run: RunConfig) -> None:
-    launch = runtime.initialize(run.parallel, seed=run.seed, timeout_minutes=run.distributed_timeout_minutes)
+    timeout = run.parallel_options.distributed_timeout_minutes
+    launch = runtime.initialize(run.parallel, seed=run.logging.seed, timeout_minutes=timeout)
     from megatron.core import parallel_state
 
-    tokenizer = load_tokenizer(run.tokenizer_type, run.tokenizer_model)
+    tokenizer = load_tokenizer(run.data.tokenizer_type, run.data.tokenizer_model)
     run = with_tokenizer_vocab(run, tokenizer)
     dp_size = parallel_state.get_data_parallel_world_size()
     is_logging_rank = launch.rank == launch.world_size - 1  # the last pipeline stage has the loss
-    metrics = MetricsLogger(run.metrics_file, run.tensorboard_dir, run.wandb_project, run.wandb_exp_name,
-                            is_logging_rank)
+    metrics = MetricsLogger(run.logging.metrics_file, run.logging.tensorboard_dir, run.logging.wandb_project,
+                            run.logging.wandb_exp_name, is_logging_rank)
     # Ctrl-C saves too when there is somewhere to save; otherwise it interrupts as usual.
-    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.save else ())
-    if run.save:
+    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.checkpoint.save else ())
+    if run.checkpoint.save:
         start_checkpoint_writer_queue(ignoring=stop_signals)
-    exit_signals = ExitSignals(run.exit_duration_in_mins, stop_signals)
-    watchdog = ProgressWatchdog(run.distributed_timeout_minutes)
+    exit_signals = ExitSignals(run.checkpoint.exit_duration_in_mins, stop_signals)
+    watchdog = ProgressWatchdog(timeout)
     saver = CheckpointSaver(run)
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
-        log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
-    lock = save_lock.hold(run.save) if run.save else None
-    weights_only = run.finetune
+        log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.checkpoint.load,
+                 state.iteration)
+    lock = save_lock.hold(run.checkpoint.save) if run.checkpoint.save else None
+    weights_only = run.checkpoint.finetune
     try:
         while index < len(run.stages):
             stage = run.stages[index]
@@ -173,11 +177,11 @@ def pretrain(run: RunConfig) -> None:
             if checkpoint is not None:
                 common = checkpointing.load(*checkpoint, parts.model, parts.optimizer,
                                             model_config=stage_model_config(run, stage), parallel=run.parallel,
-                                            load_optimizer=run.load_optim and not weights_only,
-                                            load_rng=run.load_rng and not weights_only)
+                                            load_optimizer=run.checkpoint.load_optim and not weights_only,
+                                            load_rng=run.checkpoint.load_rng and not weights_only)
                 weights_only = False  # --finetune: the first checkpoint only; stage boundaries load all
                 if continues_stage:
-                    schedule.resume(parts.scheduler, common["scheduler"], run)
+                    schedule.resume(parts.scheduler, common["scheduler"], run.optimizer)
                 schedule.apply(parts.scheduler, parts.optimizer)
             if launch.rank == 0:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
@@ -187,10 +191,11 @@ def pretrain(run: RunConfig) -> None:
                          kernel_report(stage))
                 log.info("estimated memory: %s", estimate_memory(
                     run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
-                    pp=run.parallel.pipeline_model_parallel_size, dp=dp_size, micro_batch_size=run.micro_batch_size,
+                    pp=run.parallel.pipeline_model_parallel_size, dp=dp_size,
+                    micro_batch_size=run.batch.micro_batch_size,
                     distributed_optimizer=run.parallel.use_distributed_optimizer).line())
             stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, watchdog, launch.world_size)
-            saved = saver.save(parts, state, wait=True) if run.save else None
+            saved = saver.save(parts, state, wait=True) if run.checkpoint.save else None
             if stop_reason:
                 if launch.rank == 0:
                     log.info("stopping at iteration %d: %s%s", state.iteration, stop_reason,
@@ -199,7 +204,7 @@ def pretrain(run: RunConfig) -> None:
             index += 1
             if index < len(run.stages):
                 state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
-                checkpoint, continues_stage = checkpointing.resolve(run.save), False
+                checkpoint, continues_stage = checkpointing.resolve(run.checkpoint.save), False
     except RuntimeError as e:
         if not is_collective_error(e):  # a peer died, or a collective reached the timeout
             raise
@@ -218,12 +223,12 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
                 world_size: int) -> str | None:
     """Train to the end of the stage; returns why it stopped early, or None."""
     stage, device = parts.stage, runtime.device()
-    micro, seq = run.micro_batch_size, stage.seq_length
+    micro, seq = run.batch.micro_batch_size, stage.seq_length
     data = microbatches(parts.train_data, start_sample=state.stage_iteration * stage.global_batch_size,
-                        total_samples=len(parts.train_data), micro_batch_size=micro, num_workers=run.num_workers)
+                        total_samples=len(parts.train_data), micro_batch_size=micro, num_workers=run.data.num_workers)
     flops = flops_per_iteration(run.model, seq, stage.global_batch_size, stage.sliding_window,
-                                run.recompute_granularity == "full")
-    peak = run.peak_tflops or device_peak_tflops(local_device_name(), run.bf16)
+                                run.parallel_options.recompute_granularity == "full")
+    peak = run.logging.peak_tflops or device_peak_tflops(local_device_name(), run.optimizer.bf16)
     run_iters = total_iters(run.stages)
     for chunk in parts.model:
         chunk.train()
@@ -235,7 +240,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
         try:
             result = train_step(parts.model, parts.optimizer, [iter(batch) for _ in parts.model],
                                 num_microbatches=parts.num_microbatches, seq_length=seq, micro_batch_size=micro,
-                                skip_nonfinite=run.skip_nan_steps)
+                                skip_nonfinite=run.optimizer.skip_nan_steps)
         except NonFiniteLoss:
             raise SystemExit(f"iteration {state.iteration + 1} (stage {stage.name}): the loss is NaN or Inf; "
                              f"stopping (resume from the last checkpoint, or use --skip-nan-steps)") from None
@@ -250,7 +255,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
         state.skipped_steps += result.skipped
         window_iters += 1
 
-        if state.iteration % run.log_interval == 0 or state.stage_iteration == stage.train_iters:
+        if state.iteration % run.logging.log_interval == 0 or state.stage_iteration == stage.train_iters:
             elapsed = step_seconds / window_iters
             metrics.log({
                 "iteration": state.iteration, "train_iters": run_iters, "stage": stage.name,
@@ -262,7 +267,7 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
                 "memory_gb": peak_memory_gb(), "skipped_steps": state.skipped_steps,
             })
             step_seconds, window_iters = 0.0, 0
-        if run.eval_interval and (state.iteration % run.eval_interval == 0
+        if run.logging.eval_interval and (state.iteration % run.logging.eval_interval == 0
                                   or state.stage_iteration == stage.train_iters):
             valid_loss = evaluate(run, parts, device)
             if valid_loss is not None or metrics.is_logging_rank:
@@ -270,27 +275,27 @@ def train_stage(run: RunConfig, parts: StageParts, state: TrainState, metrics: M
                              "consumed_samples": state.consumed_samples,
                              "consumed_tokens": state.consumed_tokens, "valid_loss": valid_loss,
                              "valid_ppl": float(torch.tensor(valid_loss).exp()) if valid_loss is not None else None})
-        if run.exit_interval and state.iteration % run.exit_interval == 0:
-            return f"reached --exit-interval {run.exit_interval}"
+        if run.checkpoint.exit_interval and state.iteration % run.checkpoint.exit_interval == 0:
+            return f"reached --exit-interval {run.checkpoint.exit_interval}"
         reason = exit_signals.reason()
         if reason:
             return reason
         if state.stage_iteration == stage.train_iters:
             return None
         saver.finalize_finished()
-        if run.save_interval and state.iteration % run.save_interval == 0:
+        if run.checkpoint.save_interval and state.iteration % run.checkpoint.save_interval == 0:
             saver.save(parts, state)
     return None
 
 
 def evaluate(run: RunConfig, parts: StageParts, device) -> float | None:
     """Token-mean loss over the first eval_iters global batches of the validation split."""
-    if parts.valid_data is None or not run.eval_iters:
+    if parts.valid_data is None or not run.logging.eval_iters:
         return None
     stage = parts.stage
-    total = min(len(parts.valid_data), run.eval_iters * stage.global_batch_size)
+    total = min(len(parts.valid_data), run.logging.eval_iters * stage.global_batch_size)
     data = microbatches(parts.valid_data, start_sample=0, total_samples=total,
-                        micro_batch_size=run.micro_batch_size, num_workers=0)
+                        micro_batch_size=run.batch.micro_batch_size, num_workers=0)
     for chunk in parts.model:
         chunk.eval()
     losses = []
@@ -299,7 +304,7 @@ def evaluate(run: RunConfig, parts: StageParts, device) -> float | None:
             batch = [move_batch(next(data), device) for _ in range(parts.num_microbatches)]
             losses.append(run_forward_backward(
                 parts.model, [iter(batch) for _ in parts.model], num_microbatches=parts.num_microbatches,
-                seq_length=stage.seq_length, micro_batch_size=run.micro_batch_size, forward_only=True))
+                seq_length=stage.seq_length, micro_batch_size=run.batch.micro_batch_size, forward_only=True))
     for chunk in parts.model:
         chunk.train()
     if not losses or losses[0] is None:
@@ -313,20 +318,20 @@ class CheckpointSaver:
 
     def __init__(self, run: RunConfig):
         self.run, self.last_iteration = run, None
-        self.queue = mcore_compat.async_calls_queue() if run.async_save else None
+        self.queue = mcore_compat.async_calls_queue() if run.checkpoint.async_save else None
 
     def save(self, parts: StageParts, state: TrainState, wait: bool = False) -> Path:
         """Save this iteration (once); with `wait`, return only when it is complete on disk."""
         if self.last_iteration != state.iteration:
             common = {"train_state": dataclasses.asdict(state), "scheduler": parts.scheduler.state_dict(),
                       "stage": stage_dict(parts.stage)}
-            checkpointing.save(self.run.save, state.iteration, parts.model, parts.optimizer, common=common,
-                               model_config=stage_model_config(self.run, parts.stage),
+            checkpointing.save(self.run.checkpoint.save, state.iteration, parts.model, parts.optimizer,
+                               common=common, model_config=stage_model_config(self.run, parts.stage),
                                parallel=self.run.parallel, async_queue=self.queue)
             self.last_iteration = state.iteration
         if wait and self.queue is not None:
             self.queue.maybe_finalize_async_calls(blocking=True)
-        return checkpointing.iteration_dir(self.run.save, state.iteration)
+        return checkpointing.iteration_dir(self.run.checkpoint.save, state.iteration)
 
     def finalize_finished(self) -> None:
         if self.queue is not None:

@@ -1,4 +1,4 @@
-"""The range of every numeric option, as a table: one line per bad value, naming its flag.
+"""Range checks of numeric options (options.py declares each one's): one line per bad value, naming its flag.
 
 A value out of range fails here rather than deep in megatron-core (an assert), PyTorch (a
 division by zero: `--seq-length 0` used to end in SIGFPE) or, worse, trains.
@@ -45,40 +45,17 @@ def between(low, high, *, high_included: bool):
 PROBABILITY = between(0, 1, high_included=True)
 FRACTION = between(0, 1, high_included=False)
 
-# option (dest name): (test, what it must be).
-RULES = {
-    "num_layers": at_least(1), "hidden_size": at_least(1), "ffn_hidden_size": at_least(1),
-    "num_attention_heads": at_least(1), "num_query_groups": at_least(1), "max_position_embeddings": at_least(1),
-    "rotary_base": positive(), "sliding_window": at_least(0), "init_method_std": positive(),
-    "hidden_dropout": FRACTION, "attention_dropout": FRACTION, "norm_epsilon": positive(),
-    "vocab_size": at_least(1), "make_vocab_size_divisible_by": at_least(1),
-    "tensor_model_parallel_size": at_least(1), "pipeline_model_parallel_size": at_least(1),
-    "num_layers_per_virtual_pipeline_stage": at_least(1), "recompute_num_layers": at_least(1),
-    "micro_batch_size": at_least(1), "global_batch_size": at_least(1), "seq_length": at_least(1),
-    "train_iters": at_least(1), "train_samples": at_least(1), "train_tokens": positive(),
-    "fim_rate": PROBABILITY, "fim_spm_rate": PROBABILITY, "fim_fragment_rate": PROBABILITY,
-    "num_workers": at_least(0),
-    "lr": at_least(0), "min_lr": at_least(0), "lr_warmup_iters": at_least(0), "lr_warmup_samples": at_least(0),
-    "lr_warmup_fraction": FRACTION, "lr_decay_iters": at_least(1), "lr_decay_samples": at_least(1),
-    "weight_decay": at_least(0), "adam_beta1": FRACTION, "adam_beta2": FRACTION, "adam_eps": positive(),
-    "clip_grad": at_least(0),
-    "save_interval": at_least(1), "exit_duration_in_mins": positive(), "exit_interval": at_least(1),
-    "log_interval": at_least(1), "eval_interval": at_least(1), "eval_iters": at_least(0),
-    "peak_tflops": positive(), "seed": at_least(0), "distributed_timeout_minutes": positive(),
-}
-INTEGER_KEYS = {"train_iters", "train_samples", "seq_length", "global_batch_size", "sliding_window",
-                "lr_warmup_iters", "lr_warmup_samples", "lr_decay_iters", "lr_decay_samples"}
 
-
-def out_of_range(values: dict, label) -> list[str]:
+def out_of_range(values: dict, rules: dict, label) -> list[str]:
     """One line per value of `values` (dest -> value; None is unset) outside its rule.
-    `label(dest)` names the option in the message: a flag, or a stage's key."""
+    `rules`: dest -> (test, what it must be, whether an integer); `label(dest)` names the option
+    in the message: a flag, or a stage's key."""
     problems = []
     for dest, value in values.items():
-        if value is None or dest not in RULES:
+        if value is None or dest not in rules:
             continue
-        test, requirement = RULES[dest]
-        if dest in INTEGER_KEYS and not _integer(value):
+        test, requirement, integer = rules[dest]
+        if integer and not _integer(value):
             problems.append(f"{label(dest)} must be an integer {requirement}, got {value!r}")
         elif not test(value):
             problems.append(f"{label(dest)} must be {requirement}, got {value!r}")

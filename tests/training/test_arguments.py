@@ -128,7 +128,7 @@ def test_architecture_flags_override_the_preset_and_are_never_prefixes(base):
     run = parse_args(base + ["--num-layers", "2", "--pipeline-model-parallel-size", "2"], world_size=2)
     assert run.model.num_layers == 2 and run.model.hidden_size == 64  # the rest is sc2-tiny's
     assert run.parallel.virtual_pipeline_model_parallel_size is None  # not --num-layers-per-virtual-...
-    assert run.options.num_layers_per_virtual_pipeline_stage is None
+    assert run.parallel_options.num_layers_per_virtual_pipeline_stage is None
 
 
 def test_schedule_in_samples_and_fractions_becomes_iterations(base):
@@ -156,7 +156,7 @@ def test_accepted_megatron_lm_flags_change_nothing(base):
                 "--exit-signal-handler", "--no-load-optim", "--no-load-rng", "--finetune"]
     run = parse_args(base + accepted)
     assert (run.model, run.stages, run.parallel) == (plain.model, plain.stages, plain.parallel)
-    assert (run.load_optim, run.load_rng, run.finetune) == (False, False, True)
+    assert (run.checkpoint.load_optim, run.checkpoint.load_rng, run.checkpoint.finetune) == (False, False, True)
     assert problems(base + ["--position-embedding-type", "learned_absolute"]) == [
         "Megatron-LM's --position-embedding-type learned_absolute is not supported here: only rope"]
     assert "--tokenizer-type GPT2BPETokenizer is not supported here" in problems(
@@ -186,7 +186,7 @@ def test_unknown_flags_and_refused_config_keys_are_one_line(base, tmp_path):
 
 def test_save_and_load_of_one_missing_folder_is_a_fresh_start_but_a_missing_load_alone_is_refused(base, tmp_path):
     fresh = tmp_path / "fresh"
-    assert parse_args(base + ["--save", str(fresh), "--load", str(fresh)]).load == str(fresh)
+    assert parse_args(base + ["--save", str(fresh), "--load", str(fresh)]).checkpoint.load == str(fresh)
     assert problems(base + ["--load", str(fresh)]) == [f"--load {fresh}: no such checkpoint directory"]
 
 

@@ -24,7 +24,7 @@ def base(tmp_path):
 
 def scheduler_after(run, steps: int):
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
-    scheduler = schedule.build_scheduler(optimizer, run.stages[0], run)
+    scheduler = schedule.build_scheduler(optimizer, run.stages[0], run.optimizer)
     scheduler.step(increment=steps)
     return scheduler, optimizer
 
@@ -39,12 +39,12 @@ def test_a_longer_run_needs_a_flag_saying_which_schedule_wins(base):
     scheduler, optimizer = scheduler_after(longer, 0)
     with pytest.raises(schedule.ScheduleMismatch, match=r"--lr-decay-iters \(default --train-iters\) 20 "
                        r"\(checkpoint: 10\).*--override-opt_param-scheduler.*--use-checkpoint-opt_param-scheduler"):
-        schedule.resume(scheduler, saved, longer)
+        schedule.resume(scheduler, saved, longer.optimizer)
 
     for flag, decay in [("--override-opt_param-scheduler", 20), ("--use-checkpoint-opt_param-scheduler", 10)]:
         run = parse_args(base + ["--train-iters", "20", flag])
         scheduler, optimizer = scheduler_after(run, 0)
-        schedule.resume(scheduler, saved, run)
+        schedule.resume(scheduler, saved, run.optimizer)
         schedule.apply(scheduler, optimizer)
         assert scheduler.num_steps == 6 and scheduler.lr_decay_steps == decay
         assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine(6, decay), rel=1e-12)
@@ -54,7 +54,7 @@ def test_an_unchanged_schedule_resumes_without_a_flag(base):
     run = parse_args(base + ["--train-iters", "10"])
     saved = scheduler_after(run, 4)[0].state_dict()
     scheduler, optimizer = scheduler_after(run, 0)
-    schedule.resume(scheduler, saved, run)
+    schedule.resume(scheduler, saved, run.optimizer)
     schedule.apply(scheduler, optimizer)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine(4, 10), rel=1e-12)
 
@@ -77,3 +77,12 @@ def test_the_embedding_follows_the_tokenizer_unless_vocab_size_is_set(base, tmp_
     too_small = parse_args(base + ["--train-iters", "10", "--vocab-size", "200"])
     with pytest.raises(SystemExit, match="--vocab-size 200 is below the 300 tokens of --tokenizer-model"):
         with_tokenizer_vocab(too_small, tokenizer)
+
+
+def test_a_model_file_that_sets_the_vocabulary_keeps_it(base, tmp_path):
+    tokenizer = word_tokenizer(tmp_path / "t.json", 300)
+    for text, size in (("preset: sc2-tiny\nvocab_size: 640\n", 640), ("preset: sc2-tiny\n", 300)):
+        model_file = tmp_path / "model.yaml"
+        model_file.write_text(text)
+        run = parse_args(["--model", str(model_file), *base[2:], "--train-iters", "10"])
+        assert with_tokenizer_vocab(run, tokenizer).model.vocab_size == size

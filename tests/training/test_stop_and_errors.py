@@ -75,7 +75,7 @@ def test_config_file_with_flags_overriding_it(training_data, tmp_path):
         "  - {name: b, train_iters: 3, seq_length: 128, global_batch_size: 2, sliding_window: 64, lr: 1.0e-4}\n"
     )
     run = parse_args(["--config", str(config), "--micro-batch-size", "1", "--save", str(tmp_path)], world_size=2)
-    assert run.micro_batch_size == 1
+    assert run.batch.micro_batch_size == 1
     a, b = run.stages
     assert (a.train_iters, a.lr, a.rotary_base) == (4, 1e-3, 10000.0)  # ceil(1000 / (4 * 64)); file lr; model base
     assert (b.train_iters, b.lr, b.sliding_window) == (3, 1e-4, 64)
