@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
-from megatron_sc2.data.output_lock import OutputBusy
+from megatron_sc2.publish import OutputBusy
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -27,9 +27,9 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from megatron_sc2.data.output_lock import OutputBusy
 from megatron_sc2.data.preprocess import BadInputError, PreprocessConfig, preprocess
 from megatron_sc2.data.records import SKIP_REASONS
+from megatron_sc2.publish import OutputBusy
 
 DEFAULTS = PreprocessConfig(inputs=[], output_prefix="", tokenizer_type="", tokenizer_model="")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from megatron_sc2 import mcore_compat, runtime
+from megatron_sc2.checkpoint import iteration_dir, latest_iteration, resolve
 from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
@@ -30,7 +31,7 @@ from megatron_sc2.model import (
 )
 from megatron_sc2.model.fusions import fusion_switches, report
 from megatron_sc2.runtime.watchdog import EXIT_CODE, ProgressWatchdog, is_collective_error
-from megatron_sc2.training import checkpointing, save_lock, schedule
+from megatron_sc2.training import checkpointing, schedule
 from megatron_sc2.training.arguments import RunConfig, same_directory
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_writer_queue
@@ -121,10 +122,10 @@ def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
     scratch = TrainState(stage_name=run.stages[0].name)
     if not run.load:
         return 0, scratch, None, False
-    if same_directory(run.load, run.save) and checkpointing.latest_iteration(run.load) is None:
+    if same_directory(run.load, run.save) and latest_iteration(run.load) is None:
         log.info("--load %s holds no checkpoint yet: starting from scratch", run.load)
         return 0, scratch, None, False
-    directory, meta = checkpointing.resolve(run.load)
+    directory, meta = resolve(run.load)
     if meta.get("model_only") or run.finetune:
         log.info("starting at iteration 0 from the weights in %s (%s)", directory,
                  "--finetune" if run.finetune else "a model-only checkpoint")
@@ -164,7 +165,7 @@ def pretrain(run: RunConfig) -> None:
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.load, state.iteration)
-    lock = save_lock.hold(run.save) if run.save else None
+    lock = checkpointing.hold(run.save) if run.save else None
     weights_only = run.finetune
     try:
         while index < len(run.stages):
@@ -199,7 +200,7 @@ def pretrain(run: RunConfig) -> None:
             index += 1
             if index < len(run.stages):
                 state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
-                checkpoint, continues_stage = checkpointing.resolve(run.save), False
+                checkpoint, continues_stage = resolve(run.save), False
     except RuntimeError as e:
         if not is_collective_error(e):  # a peer died, or a collective reached the timeout
             raise
@@ -326,7 +327,7 @@ class CheckpointSaver:
             self.last_iteration = state.iteration
         if wait and self.queue is not None:
             self.queue.maybe_finalize_async_calls(blocking=True)
-        return checkpointing.iteration_dir(self.run.save, state.iteration)
+        return iteration_dir(self.run.save, state.iteration)
 
     def finalize_finished(self) -> None:
         if self.queue is not None:
