@@ -27,7 +27,8 @@ def test_the_installed_release_is_supported():
 def test_a_checkpoint_without_common_pt_needs_0_19_or_is_incomplete(tmp_path):
     from torch.distributed.checkpoint.metadata import MetadataIndex
 
-    from megatron_sc2.training.checkpointing import CheckpointError, check_sharded_common_state
+    from megatron_sc2.checkpoint import CheckpointError
+    from megatron_sc2.checkpoint.verify import check_sharded_common_state
 
     with pytest.raises(CheckpointError, match="incomplete: common.pt is missing"):
         check_sharded_common_state(tmp_path, {MetadataIndex("model.embedding.weight"): None})

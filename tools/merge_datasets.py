@@ -18,7 +18,7 @@ import sys
 import warnings
 
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
-from megatron_sc2.data.output_lock import OutputBusy
+from megatron_sc2.publish import OutputBusy
 
 
 def parse_args(argv=None) -> argparse.Namespace:

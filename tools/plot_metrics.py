@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from itertools import pairwise
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from megatron_sc2 import publish
 
 
 def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
@@ -146,10 +148,9 @@ def plot(runs: dict[str, tuple[list[dict], list[dict]]], output: Path, title: st
     lr_ax.grid(True, alpha=0.3)
     lr_ax.set_xlabel("consumed tokens")
     lr_ax.xaxis.set_major_formatter(FuncFormatter(_tokens_label))
-    partial = output.with_name(output.name + ".partial")
-    fig.savefig(partial, dpi=120, format=output.suffix.lstrip(".") or "png")
+    image_format = output.suffix.lstrip(".") or "png"
+    publish.write_whole(output, lambda staged: fig.savefig(staged, dpi=120, format=image_format))
     plt.close(fig)
-    os.replace(partial, output)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

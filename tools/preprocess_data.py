@@ -25,9 +25,9 @@ import os
 import sys
 import warnings
 
-from megatron_sc2.data.output_lock import OutputBusy
 from megatron_sc2.data.preprocess import BadInputError, PreprocessConfig, preprocess
 from megatron_sc2.data.records import SKIP_REASONS
+from megatron_sc2.publish import OutputBusy
 
 DEFAULTS = PreprocessConfig(inputs=[], output_prefix="", tokenizer_type="", tokenizer_model="")
 

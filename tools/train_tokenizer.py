@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from megatron_sc2 import publish
 from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 
@@ -118,17 +116,12 @@ def transformers_configs() -> dict[str, dict]:
 
 
 def write_atomically(tokenizer: Tokenizer, output_dir: Path) -> None:
-    """Write every file under a temporary name first, so a failure leaves nothing half-written."""
+    """Every file made before any is written, each written whole: a failure leaves nothing half-written."""
+    texts = {"tokenizer.json": tokenizer.to_str(pretty=True)}
+    texts.update((name, json.dumps(content, indent=2) + "\n") for name, content in transformers_configs().items())
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".train_tokenizer-", dir=output_dir))
-    try:
-        tokenizer.save(str(staging / "tokenizer.json"))
-        for name, content in transformers_configs().items():
-            (staging / name).write_text(json.dumps(content, indent=2) + "\n")
-        for file in staging.iterdir():
-            os.replace(file, output_dir / file.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    for name, text in texts.items():
+        publish.write_text(output_dir / name, text)
 
 
 def main(argv=None) -> None:

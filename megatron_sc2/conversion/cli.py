@@ -8,12 +8,14 @@ from pathlib import Path
 
 from megatron_sc2.conversion.convert import export_to_hf, import_from_hf
 from megatron_sc2.conversion.hf_io import DTYPES, ConversionError, parse_size
+from megatron_sc2.publish import OutputBusy
 
 DESCRIPTION = """\
 Convert between megatron_sc2 training checkpoints and Hugging Face Starcoder2ForCausalLM folders.
 Tensors are streamed one at a time: memory stays at a few tensors whatever the model size.
 Output goes to a hidden staging folder that is renamed at the end: a failed run leaves no
-complete-looking output."""
+complete-looking output. A run owns its output while it writes (an import takes the checkpoint
+folder's lock, as training does): a second run on the same output is refused."""
 
 EXPORT_HELP = """\
 Export a checkpoint saved under any TP/PP layout to an HF folder (config.json, safetensors shards
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 pipeline_parallel=args.pipeline_model_parallel_size, progress=not args.no_progress,
                 allow_nonfinite=args.allow_nonfinite,
             )
-    except (ConversionError, ValueError) as e:
+    except (ConversionError, OutputBusy, ValueError) as e:
         print(f"convert_checkpoint {args.command}: error: {e}", file=sys.stderr)
         return 2
     print(summary)

@@ -1,21 +1,24 @@
 """Export (our checkpoint -> HF folder) and import (HF folder -> our checkpoint), tensor by tensor.
 
-Each writes into a hidden staging folder next to its destination and renames it at the end, so
-a failed run leaves nothing that looks complete.
+Each owns its destination while it writes (see megatron_sc2/publish.py): an export its `.NAME.lock`
+beside the HF folder, an import the checkpoint folder's lock, which training takes too. Each writes
+into a hidden staging folder and renames it into place at the end, so a failed run leaves nothing
+that looks complete, and a second run on the same destination is refused.
 """
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
-import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from megatron_sc2 import publish
+from megatron_sc2.checkpoint import layout
 from megatron_sc2.config import PRESETS, ModelConfig, ParallelConfig
 from megatron_sc2.conversion import hf_io, megatron_io
 from megatron_sc2.conversion.hf_io import ConversionError, HFReader, NonFiniteCheck, TensorSpec
@@ -31,10 +34,11 @@ from megatron_sc2.conversion.mapping import (
     split_qkv,
 )
 from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite
-from megatron_sc2.training import checkpointing
 
 IMPORTED_ITERATION = 0
 DEFAULT_EOD_ID = 0  # <|endoftext|> in the StarCoder2 tokenizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,23 +87,20 @@ class Progress:
             self.bar.close()
 
 
-@contextmanager
-def staged(destination: Path) -> Iterator[Path]:
-    """A hidden sibling folder that becomes `destination` only if the block succeeds."""
+def hf_output(destination: Path) -> publish.Output:
+    """The ownership of an export's HF folder, staged in `.NAME.partial-PID` beside it."""
+    parent, name = destination.parent, destination.name
+    return publish.Output(
+        f"--output {destination}", parent / f".{name}.lock", without_locks=publish.WithoutLocks.RECORDED_OWNER,
+        leftovers=f".{glob.escape(name)}.partial-*", staging=parent / f".{name}.partial-{os.getpid()}",
+        in_use="is being written by another export", advice="wait for it to end or choose another --output",
+        log=log.warning,
+    )
+
+
+def refuse_nonempty(destination: Path) -> None:
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise ConversionError(f"{destination} already exists and is not empty; choose a new output folder")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.parent / f".{destination.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if destination.exists():
-        destination.rmdir()
-    staging.rename(destination)
 
 
 # ---- export -----------------------------------------------------------------------------------
@@ -127,7 +128,9 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
         return tensor
 
     try:
-        with staged(output) as staging:
+        with hf_output(output) as owned:
+            refuse_nonempty(output)
+            staging = owned.staging
             if tokenizer_model is not None:
                 eod_id = hf_io.write_tokenizer(staging, tokenizer_model)
             else:
@@ -140,6 +143,7 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
             hf_io.write_generation_config(staging, eod_id)
             summary.files = sorted(p.name for p in staging.iterdir())
             warning = nonfinite.finish()
+            owned.publish(staging, output)
     finally:
         bar.close()
     summary.notes += [warning] if warning else []
@@ -156,7 +160,7 @@ def _check_megatron_shapes(reader: CheckpointReader, model: ModelConfig) -> int:
     if embedding_rows < model.vocab_size:
         raise ConversionError(
             f"{reader.folder}: embedding.word_embeddings.weight has {embedding_rows} rows, fewer than the "
-            f"vocab size {model.vocab_size} in {checkpointing.SC2_METADATA}"
+            f"vocab size {model.vocab_size} in {layout.SC2_METADATA}"
         )
     for param in params(model):
         expected = megatron_shape(param, model, embedding_rows)
@@ -164,7 +168,7 @@ def _check_megatron_shapes(reader: CheckpointReader, model: ModelConfig) -> int:
         if found != expected:
             raise ConversionError(
                 f"{reader.folder}: tensor {param.megatron} has shape {found}, but the model config in "
-                f"{checkpointing.SC2_METADATA} implies {expected} (a checkpoint of another model?)"
+                f"{layout.SC2_METADATA} implies {expected} (a checkpoint of another model?)"
             )
     return embedding_rows
 
@@ -203,8 +207,6 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
         parallel.validate_for(model)
     except ValueError as e:
         raise ConversionError(f"{hf}: {e}") from None
-    if (save / checkpointing.MARKER).exists():
-        raise ConversionError(f"{save} already holds a checkpoint ({checkpointing.MARKER}); choose a new --save folder")
     reader = HFReader(hf)
     _check_hf_shapes(reader, model)
     padded_vocab = model.padded_vocab_size(tensor_parallel)
@@ -222,18 +224,25 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
     }
     summary = Summary(save, model, num_tensors=len(tensors), num_bytes=sum(sizes.values()))
     bar = Progress(summary.num_bytes, "import", progress)
-    final = checkpointing.iteration_dir(save, IMPORTED_ITERATION)
+    final = layout.iteration_dir(save, IMPORTED_ITERATION)
+    owned = layout.output(save, staging=layout.partial_dir(save, IMPORTED_ITERATION),
+                          in_use="is in use by another training job or import",
+                          advice="wait for it to end or choose another --save folder")
     try:
-        with staged(final) as staging:
+        with owned:
+            if (save / layout.MARKER).exists():
+                raise ConversionError(f"{save} already holds a checkpoint ({layout.MARKER}); choose a new --save folder")
+            refuse_nonempty(final)
             megatron_io.write_dist_checkpoint(
-                staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
+                owned.staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
             )
-            checkpointing.write_metadata(staging, IMPORTED_ITERATION, model, parallel, common={}, model_only=True)
+            layout.write_metadata(owned.staging, IMPORTED_ITERATION, model, parallel, common={}, model_only=True)
             warning = nonfinite.finish()
+            owned.publish(owned.staging, final)
+            layout.write_marker(save, IMPORTED_ITERATION)
     finally:
         bar.close()
-    checkpointing.write_marker(save, IMPORTED_ITERATION)
-    summary.files = [final.name, checkpointing.MARKER]
+    summary.files = [final.name, layout.MARKER]
     summary.seconds = time.perf_counter() - start
     summary.notes += [
         f"from {hf}; model weights only (\"model_only\": true): training starts a fresh optimizer from them",

@@ -3,8 +3,8 @@ dist-checkpoint), read and written one tensor at a time.
 
 A torch_dist checkpoint stores every tensor as its global (unsharded) shape split in chunks, one
 per saving rank; reading a key assembles its chunks, so export works from any TP/PP layout. The
-`.metadata` file is a pickle: it is read with the trainer's restricted unpickler (training/
-safe_loading.py), and tensor chunks with `torch.load(weights_only=True)`, so a checkpoint folder
+`.metadata` file is a pickle: it is read with the restricted unpickler (checkpoint/safe_loading.py),
+and tensor chunks with `torch.load(weights_only=True)`, so a checkpoint folder
 cannot run code.
 """
 
@@ -22,8 +22,8 @@ from torch.distributed.checkpoint.planner import WriteItemType
 
 from megatron_sc2.config import ModelConfig
 from megatron_sc2.conversion.hf_io import ConversionError
-from megatron_sc2.training import safe_loading
-from megatron_sc2.training.checkpointing import MARKER, SC2_METADATA, iteration_dir
+from megatron_sc2.checkpoint import MARKER, SC2_METADATA, CheckpointError, iteration_dir, iterations, latest_iteration
+from megatron_sc2.checkpoint import safe_loading
 
 # ---- safe metadata ----------------------------------------------------------------------------
 
@@ -41,16 +41,16 @@ def resolve_iteration(root: Path, iteration: int | None) -> int:
         raise ConversionError(f"checkpoint folder {root} does not exist")
     if iteration is not None:
         if not iteration_dir(root, iteration).is_dir():
-            found = sorted(p.name for p in root.glob("iter_*"))
+            found = [iteration_dir(root, i).name for i in iterations(root)]
             raise ConversionError(f"{iteration_dir(root, iteration)} does not exist; found: {found or 'none'}")
         return iteration
-    tracker = root / MARKER
-    if not tracker.is_file():
+    try:
+        latest = latest_iteration(root)
+    except CheckpointError as e:
+        raise ConversionError(str(e)) from None
+    if latest is None:
         raise ConversionError(f"{root} has no {MARKER}; pass --iteration or point --load at a checkpoint folder")
-    text = tracker.read_text().strip()
-    if not text.isdigit():
-        raise ConversionError(f"{tracker}: expected an iteration number, found {text!r}")
-    return resolve_iteration(root, int(text))
+    return resolve_iteration(root, latest)
 
 
 class CheckpointReader:

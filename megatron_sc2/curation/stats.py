@@ -2,10 +2,11 @@
 and the check that stops a run whose input was empty or too bad to publish."""
 
 import json
-import os
 from pathlib import Path
 
 from datatrove.utils.stats import PipelineStats
+
+from megatron_sc2 import publish
 
 
 def _stage_stats(logging_dir: Path) -> PipelineStats:
@@ -104,8 +105,4 @@ def check_input(summary: dict, input_folder: str, max_bad_fraction: float) -> No
 
 
 def write_json_atomically(data: dict, path: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    publish.write_text(Path(path), json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -7,8 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from megatron_sc2.data.dataset_writer import DatasetWriter
-from megatron_sc2.data.output_lock import OutputLock
+from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_output
 from megatron_sc2.data.tokenizer_record import describe, read_record
 
 logger = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str],
         raise ValueError(f"datasets have different token dtypes (different tokenizers?): {listing}")
     if output_prefix in dtypes:
         raise ValueError(f"output {output_prefix} is also an input")
-    with OutputLock(output_prefix, log) as lock:
+    with dataset_output(output_prefix, log) as lock:
         writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging, record)
         try:
             for prefix in prefixes:

@@ -4,8 +4,8 @@ The pipeline is one reading thread and `workers` encoding threads: the main thre
 validates records and writes finished documents through megatron-core's `IndexedDatasetBuilder`;
 the encoders (tiktoken or Hugging Face, both release the GIL) run in a thread pool on batches of
 about a megabyte, at most two per thread in flight, so memory stays bounded and output order is
-input order. The run holds the output prefix's lock (see output_lock); outputs are written in its
-staging folder and only renamed into place when the run succeeds.
+input order. The run owns the output prefix (see dataset_writer.dataset_output); outputs are written in
+its staging folder and only renamed into place when the run succeeds.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_prefix
+from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_output, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
 from megatron_sc2.data.inputs import CorruptInput, expand_inputs, input_folders, read_records
-from megatron_sc2.data.output_lock import OutputLock
 from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
 from megatron_sc2.data.records import Skip, parse, text_field
@@ -31,6 +30,7 @@ from megatron_sc2.data.repo_context import Part, RepoFormat, RepoSpill, repo_has
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
 from megatron_sc2.data.tokenizer import load_tokenizer
 from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
+from megatron_sc2.publish import Output
 
 logger = logging.getLogger(__name__)
 
@@ -239,12 +239,12 @@ def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.inf
     check_keys(config)
     files = expand_inputs(config.inputs)
     check_outputs(config, files)
-    with OutputLock(config.output_prefix, log) as lock:
+    with dataset_output(config.output_prefix, log) as lock:
         return _preprocess(config, files, lock, log)
 
 
 def _preprocess(
-    config: PreprocessConfig, files: list[Path], lock: OutputLock, log: Callable[[str], None]
+    config: PreprocessConfig, files: list[Path], lock: Output, log: Callable[[str], None]
 ) -> RunStats:
     tokenizer = load_tokenizer(config.tokenizer_type, config.tokenizer_model)
     encoder = build_encoder(config.tokenizer_type, config.tokenizer_model, tokenizer, log)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from megatron_sc2.data.records import BAD_REASONS, SKIP_REASONS
+from megatron_sc2.publish import rename_into_place
 
 
 @dataclass
@@ -58,7 +58,7 @@ class RunStats:
         """Written in the run's staging folder and renamed, like the dataset itself."""
         partial = staging / path.name
         partial.write_text(json.dumps({**self.to_dict(complete), **extra}, indent=2) + "\n")
-        os.replace(partial, path)
+        rename_into_place(partial, path)
 
     def summary(self) -> list[str]:
         elapsed = time.perf_counter() - self.started

@@ -10,7 +10,7 @@ to leave the LR at --min-lr) nor silently jumps to a new one.
 
 from __future__ import annotations
 
-from megatron_sc2.training.checkpointing import CheckpointError
+from megatron_sc2.checkpoint import CheckpointError
 from megatron_sc2.training.options import OPTIONS, OptimizerOptions
 from megatron_sc2.training.stages import Stage
 

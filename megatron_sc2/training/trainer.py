@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from megatron_sc2 import mcore_compat, runtime
+from megatron_sc2.checkpoint import iteration_dir, latest_iteration, resolve
 from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
@@ -30,7 +31,7 @@ from megatron_sc2.model import (
 )
 from megatron_sc2.model.fusions import fusion_switches, report
 from megatron_sc2.runtime.watchdog import EXIT_CODE, ProgressWatchdog, is_collective_error
-from megatron_sc2.training import checkpointing, save_lock, schedule
+from megatron_sc2.training import checkpointing, schedule
 from megatron_sc2.training.arguments import RunConfig, same_directory
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_writer_queue
@@ -123,10 +124,10 @@ def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
     scratch, options = TrainState(stage_name=run.stages[0].name), run.checkpoint
     if not options.load:
         return 0, scratch, None, False
-    if same_directory(options.load, options.save) and checkpointing.latest_iteration(options.load) is None:
+    if same_directory(options.load, options.save) and latest_iteration(options.load) is None:
         log.info("--load %s holds no checkpoint yet: starting from scratch", options.load)
         return 0, scratch, None, False
-    directory, meta = checkpointing.resolve(options.load)
+    directory, meta = resolve(options.load)
     if meta.get("model_only") or options.finetune:
         log.info("starting at iteration 0 from the weights in %s (%s)", directory,
                  "--finetune" if options.finetune else "a model-only checkpoint")
@@ -168,7 +169,7 @@ def pretrain(run: RunConfig) -> None:
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.checkpoint.load,
                  state.iteration)
-    lock = save_lock.hold(run.checkpoint.save) if run.checkpoint.save else None
+    lock = checkpointing.hold(run.checkpoint.save) if run.checkpoint.save else None
     weights_only = run.checkpoint.finetune
     try:
         while index < len(run.stages):
@@ -204,7 +205,7 @@ def pretrain(run: RunConfig) -> None:
             index += 1
             if index < len(run.stages):
                 state = dataclasses.replace(state, stage_name=run.stages[index].name, stage_iteration=0)
-                checkpoint, continues_stage = checkpointing.resolve(run.checkpoint.save), False
+                checkpoint, continues_stage = resolve(run.checkpoint.save), False
     except RuntimeError as e:
         if not is_collective_error(e):  # a peer died, or a collective reached the timeout
             raise
@@ -331,7 +332,7 @@ class CheckpointSaver:
             self.last_iteration = state.iteration
         if wait and self.queue is not None:
             self.queue.maybe_finalize_async_calls(blocking=True)
-        return checkpointing.iteration_dir(self.run.checkpoint.save, state.iteration)
+        return iteration_dir(self.run.checkpoint.save, state.iteration)
 
     def finalize_finished(self) -> None:
         if self.queue is not None:

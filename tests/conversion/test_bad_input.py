@@ -5,11 +5,13 @@ import json
 import os
 import pickle
 import shutil
+import socket
 
 import pytest
 from conversion.tiny import Tiny, make_hf
 
-from megatron_sc2.conversion import ConversionError, export_to_hf, import_from_hf
+from megatron_sc2.checkpoint import iteration_dir, verify_checkpoint
+from megatron_sc2.conversion import ConversionError, export_to_hf, hf_io, import_from_hf, megatron_io
 from megatron_sc2.conversion.cli import main
 
 
@@ -131,6 +133,48 @@ def test_existing_outputs_are_not_overwritten(tmp_path, checkpoint, hf_folder):
     with pytest.raises(ConversionError, match="already holds a checkpoint"):
         import_from_hf(hf_folder, checkpoint, progress=False)
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_a_second_import_into_one_save_folder_is_refused(tmp_path, hf_folder, monkeypatch, capsys):
+    """Started while the first import writes, a second one stops in one line naming it and writes nothing;
+    the first completes alone."""
+    save, write, seen = tmp_path / "out", megatron_io.write_dist_checkpoint, []
+
+    def write_while_a_second_import_starts(*args, **kwargs):
+        if not seen:
+            seen.append(None)  # once: the second run writes through this too, if it gets that far
+            code = main(["import", "--hf", str(hf_folder), "--save", str(save), "--no-progress"])
+            seen[0] = (code, capsys.readouterr().err, sorted(p.name for p in save.iterdir()))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(megatron_io, "write_dist_checkpoint", write_while_a_second_import_starts)
+    import_from_hf(hf_folder, save, progress=False)
+    [(code, err, listing)] = seen
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"convert_checkpoint import: error: --save {save} is in use by another training job or "
+                          f"import (host {socket.gethostname()}, pid {os.getpid()}, since "), err
+    assert listing == [".iter_0000000.partial", ".save.lock"]  # the first one's staging and lock only
+    assert sorted(p.name for p in save.iterdir()) == ["iter_0000000", "latest_checkpointed_iteration.txt"]
+    verify_checkpoint(iteration_dir(save, 0))
+
+
+def test_a_second_export_into_one_output_is_refused(tmp_path, checkpoint, monkeypatch, capsys):
+    output, write, seen = tmp_path / "hf", hf_io.write_safetensors, []
+
+    def write_while_a_second_export_starts(*args, **kwargs):
+        if not seen:
+            seen.append(None)  # once: the second run writes through this too, if it gets that far
+            code = main(["export", "--load", str(checkpoint), "--output", str(output), "--no-progress"])
+            seen[0] = (code, capsys.readouterr().err, sorted(p.name for p in tmp_path.iterdir()))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(hf_io, "write_safetensors", write_while_a_second_export_starts)
+    export_to_hf(checkpoint, output, progress=False)
+    [(code, err, listing)] = seen
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"error: --output {output} is being written by another export (host " in err, err
+    assert listing == [".hf.lock", f".hf.partial-{os.getpid()}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf"]
 
 
 def test_tensor_parallel_size_must_divide_kv_groups(tmp_path, hf_folder):

@@ -9,9 +9,9 @@ import torch
 from conversion.tiny import Tiny, make_hf
 from safetensors.torch import load_file
 
+from megatron_sc2.checkpoint import SC2_METADATA, iteration_dir, write_marker
 from megatron_sc2.conversion import export_to_hf, import_from_hf
 from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite, write_dist_checkpoint
-from megatron_sc2.training import checkpointing
 
 LOCAL_NAMES = {
     "self_attention.linear_qkv.layer_norm_weight": "input_layernorm.weight",
@@ -44,10 +44,10 @@ def rewrite(source, target, form: str):
         shape = reader.shape(parts[0])
         shape = (len(parts), *shape) if form == "stacked" and len(parts) > 1 else shape
         to_write.append(TensorToWrite(key, shape, reader.dtype(parts[0]), producer(parts)))
-    folder = checkpointing.iteration_dir(target, 0)
+    folder = iteration_dir(target, 0)
     write_dist_checkpoint(folder, to_write, {})
-    shutil.copy(reader.folder / checkpointing.SC2_METADATA, folder)
-    checkpointing.write_marker(target, 0)
+    shutil.copy(reader.folder / SC2_METADATA, folder)
+    write_marker(target, 0)
     return [t.key for t in to_write]
 
 

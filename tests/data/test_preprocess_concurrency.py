@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from megatron_sc2.data import preprocess as preprocess_module
-from megatron_sc2.data.output_lock import OutputBusy, OutputLock
+from megatron_sc2 import publish
+from megatron_sc2.data.dataset_writer import dataset_output
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
-from megatron_sc2.runtime import exclusive_owner
+from megatron_sc2.publish import OutputBusy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +114,7 @@ def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path, stdlib_jsonl, sc2_
         inputs=[str(stdlib_jsonl)], output_prefix=str(prefix), tokenizer_type="HuggingFaceTokenizer",
         tokenizer_model=str(sc2_tokenizer_dir),
     )  # fmt: skip
-    intruder = OutputLock(str(prefix), log=lambda line: None)
+    intruder = dataset_output(str(prefix), log=lambda line: None)
     intruder.staging = intruder.staging.with_name(intruder.staging.name + "-other")  # as if another process
     real_encode = preprocess_module.encode_documents
 
@@ -135,13 +136,13 @@ def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path, stdlib_jsonl, sc2_
 
 def test_the_lock_is_exclusive_and_released(tmp_path):
     prefix = str(tmp_path / "c")
-    with OutputLock(prefix, log=lambda line: None) as held:
+    with dataset_output(prefix, log=lambda line: None) as held:
         assert json.loads(Path(f"{prefix}.lock").read_text())["pid"] == os.getpid()  # reading keeps the lock
         with pytest.raises(OutputBusy, match=f"{prefix} is being written by another run"):
-            OutputLock(prefix, log=lambda line: None).__enter__()
+            dataset_output(prefix, log=lambda line: None).__enter__()
         assert held.staging.is_dir()
     assert list(tmp_path.iterdir()) == []
-    with OutputLock(prefix, log=lambda line: None):
+    with dataset_output(prefix, log=lambda line: None):
         pass
 
 
@@ -149,7 +150,7 @@ def test_a_filesystem_without_locks_is_refused(tmp_path, monkeypatch):
     def no_locks(fd, command, arg):
         raise OSError(errno.ENOLCK, "No locks available")  # an NFS mount with nolock, Lustre without flock
 
-    monkeypatch.setattr(exclusive_owner.fcntl, "fcntl", no_locks)
+    monkeypatch.setattr(publish.fcntl, "fcntl", no_locks)
     with pytest.raises(OutputBusy, match=r"c.lock \(No locks available\): the output filesystem must"):
-        OutputLock(str(tmp_path / "c"), log=lambda line: None).__enter__()
+        dataset_output(str(tmp_path / "c"), log=lambda line: None).__enter__()
     assert [p.name for p in tmp_path.iterdir()] == ["c.lock"]  # nothing written but the unlockable file

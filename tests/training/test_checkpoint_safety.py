@@ -9,7 +9,7 @@ import pytest
 import torch
 from pretrain_runs import SCHEDULE, base_args, pretrain
 
-from megatron_sc2.training.checkpointing import iteration_dir, latest_iteration, partial_dir
+from megatron_sc2.checkpoint import iteration_dir, latest_iteration, partial_dir, resolve
 
 TRAIN = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "2", *SCHEDULE, "--lr-warmup-iters", "1"]
 
@@ -92,4 +92,4 @@ def test_a_save_that_fails_leaves_no_iteration_folder(single_process_group, tmp_
     checkpointing.save(tmp_path, 5, chunks, None, common={}, model_config=config, parallel=parallel,
                        model_only=True)
     assert latest_iteration(tmp_path) == 5 and not partial_dir(tmp_path, 5).exists()
-    checkpointing.resolve(tmp_path)
+    resolve(tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain
 
 from megatron_sc2 import mcore_compat
-from megatron_sc2.training.checkpointing import latest_iteration
+from megatron_sc2.checkpoint import latest_iteration
 
 OLDER_PYTHON = os.environ.get("SC2_MCORE_0161_PYTHON")
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "6", *SCHEDULE,

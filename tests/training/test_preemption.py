@@ -8,7 +8,7 @@ import psutil
 import pytest
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
-from megatron_sc2.training.checkpointing import (
+from megatron_sc2.checkpoint import (
     PARTIAL_SUFFIX,
     iteration_dir,
     latest_iteration,

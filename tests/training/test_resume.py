@@ -9,7 +9,7 @@ import psutil
 import pytest
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 
-from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
+from megatron_sc2.checkpoint import latest_iteration, resolve, write_marker
 
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "8", *SCHEDULE]
 # Megatron-LM's default dropout: a resume must restore every random stream it draws from.

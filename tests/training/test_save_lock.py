@@ -13,11 +13,12 @@ import time
 import pytest
 from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
 
-from megatron_sc2.runtime import exclusive_owner
-from megatron_sc2.training.checkpointing import CheckpointError, latest_iteration
-from megatron_sc2.training.save_lock import LOCK_FILE, acquire
+from megatron_sc2 import publish
+from megatron_sc2.checkpoint import acquire, latest_iteration
+from megatron_sc2.checkpoint.layout import LOCK_FILE
+from megatron_sc2.publish import OutputBusy
 
-HOLD = "import sys, time; from megatron_sc2.training.save_lock import acquire; " \
+HOLD = "import sys, time; from megatron_sc2.checkpoint import acquire; " \
        "acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
 
 
@@ -40,7 +41,7 @@ def recorded(root) -> dict:
 def test_a_live_owner_is_named_and_a_dead_one_is_replaced(tmp_path, monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     other = holder(tmp_path)
-    with pytest.raises(CheckpointError, match=f"--save {tmp_path} is in use by another training job "
+    with pytest.raises(OutputBusy, match=f"--save {tmp_path} is in use by another training job "
                                               f"\\(host {socket.gethostname()}, pid {other.pid}, since "):
         acquire(tmp_path)
     other.kill()
@@ -54,7 +55,7 @@ def test_a_live_owner_is_named_and_a_dead_one_is_replaced(tmp_path, monkeypatch)
 def test_a_requeued_slurm_job_takes_over_from_its_previous_run(tmp_path, monkeypatch):
     previous = holder(tmp_path, slurm_job_id="4242")
     monkeypatch.setenv("SLURM_JOB_ID", "4243")
-    with pytest.raises(CheckpointError, match=f"pid {previous.pid}, SLURM job 4242"):
+    with pytest.raises(OutputBusy, match=f"pid {previous.pid}, SLURM job 4242"):
         acquire(tmp_path)
     monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same job, requeued: waits for the old run's lock to go
     threading.Timer(1.0, previous.kill).start()
@@ -68,7 +69,7 @@ def test_without_file_locks_the_recorded_owner_decides(tmp_path, monkeypatch):
     def no_locks(fd, command, arg):
         raise OSError(errno.ENOLCK, "No locks available")  # an NFS mount with nolock, Lustre without flock
 
-    monkeypatch.setattr(exclusive_owner.fcntl, "fcntl", no_locks)
+    monkeypatch.setattr(publish.fcntl, "fcntl", no_locks)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -81,7 +82,7 @@ def test_without_file_locks_the_recorded_owner_decides(tmp_path, monkeypatch):
     try:
         for host, pid, job in [(here, alive.pid, None), ("node-b", dead.pid, "7")]:
             record(host, pid, job)
-            with pytest.raises(CheckpointError, match=f"no file locks: if that job is gone, delete .*{LOCK_FILE}"):
+            with pytest.raises(OutputBusy, match=f"no file locks: if that job is gone, delete .*{LOCK_FILE}"):
                 acquire(tmp_path)
         for host, pid, job, our_job in [(here, dead.pid, None, None), ("node-b", alive.pid, "7", "7")]:
             record(host, pid, job)

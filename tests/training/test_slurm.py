@@ -11,7 +11,7 @@ import yaml
 from multirank import REPO, free_port
 from pretrain_runs import losses
 
-from megatron_sc2.training.checkpointing import latest_iteration, resolve
+from megatron_sc2.checkpoint import latest_iteration, resolve
 
 STAGES = [
     {"name": "base", "train_iters": 6, "seq_length": 64, "rotary_base": 10000.0, "global_batch_size": 4,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pretrain_runs import base_args, losses, pretrain, read_metrics
 
-from megatron_sc2.training.checkpointing import latest_iteration, resolve, write_marker
+from megatron_sc2.checkpoint import latest_iteration, resolve, write_marker
 
 STAGE1 = {"name": "base", "train_iters": 3, "seq_length": 64, "rotary_base": 10000.0, "global_batch_size": 4,
           "lr": 3e-3, "min_lr": 3e-4, "lr_warmup_iters": 1}

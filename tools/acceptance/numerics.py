@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from megatron_sc2 import runtime
+from megatron_sc2.checkpoint import resolve
 from megatron_sc2.config import ModelConfig, ParallelConfig, get_preset
 from megatron_sc2.model import build_model, layer_spec, to_transformer_config, transformer_engine_available
 from megatron_sc2.training import checkpointing
@@ -63,7 +64,7 @@ def write_cpu_reference(folder: Path) -> None:
 
 def load_model(checkpoint: Path, *, bf16: bool, transformer_engine: bool) -> torch.nn.Module:
     """The model of a checkpoint (the latest in that folder) through the trainer's loading, TP1."""
-    directory, meta = checkpointing.resolve(checkpoint)
+    directory, meta = resolve(checkpoint)
     model = ModelConfig.from_dict(meta["model"])
     chunk = build(model, bf16=bf16, transformer_engine=transformer_engine)
     checkpointing.load(directory, meta, [chunk], None, model_config=model, parallel=ParallelConfig(),

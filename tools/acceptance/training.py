@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from acceptance.numerics import FP32_TOLERANCE, child_environment, load_model, logits, relative_difference
+from megatron_sc2.checkpoint import latest_iteration, write_marker
 from megatron_sc2.support import SMALL, stdlib_dataset, torchrun_command
-from megatron_sc2.training.checkpointing import latest_iteration, write_marker
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS, RESUME_AT = 30, 15

@@ -8,6 +8,7 @@ import torch
 from seeded_weights import seeded_fill
 
 from megatron_sc2 import runtime
+from megatron_sc2.checkpoint import resolve
 from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.model import build_model, to_transformer_config
 from megatron_sc2.training import checkpointing
@@ -68,7 +69,7 @@ def main():
     from megatron.core import parallel_state
 
     if args.load:  # through the trainer's own checkpoint loading
-        directory, meta = checkpointing.resolve(args.load)
+        directory, meta = resolve(args.load)
         model_cfg = ModelConfig.from_dict(meta["model"])
     else:
         model_cfg = ModelConfig.from_file(args.model)
