@@ -89,8 +89,11 @@ class EvalConfig:
 
     def options(self) -> dict:
         """The fields as JSON values, as summary.json records them."""
-        return {f.name: str(value) if isinstance(value := getattr(self, f.name), Path) else value
-                for f in fields(self)}
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+
+def _json_value(value):
+    return str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
 
 
 def make_tasks(config: EvalConfig) -> dict[str, Task | None]:
