@@ -71,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from megatron_sc2.evaluation.generation import GenerationConfig, Generator
-    from megatron_sc2.evaluation.tasks.humaneval import HumanEval
+    from megatron_sc2.evaluation.tasks import HumanEval
 
     problems = HumanEval().problems()[: args.problems]
     prompts, stops = [p.prompt for p in problems], [p.stops for p in problems]

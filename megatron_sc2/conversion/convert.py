@@ -34,6 +34,7 @@ from megatron_sc2.conversion.mapping import (
     split_qkv,
 )
 from megatron_sc2.conversion.megatron_io import CheckpointReader, TensorToWrite
+from megatron_sc2.progress import Progress
 
 IMPORTED_ITERATION = 0
 DEFAULT_EOD_ID = 0  # <|endoftext|> in the StarCoder2 tokenizer
@@ -67,26 +68,6 @@ class Summary:
         return "\n".join(lines + [f"  {note}" for note in self.notes])
 
 
-class Progress:
-    """A byte-weighted progress bar over tensors (tqdm), or nothing."""
-
-    def __init__(self, total_bytes: int, description: str, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total_bytes, desc=description, unit="B", unit_scale=True, dynamic_ncols=True)
-
-    def advance(self, name: str, num_bytes: int) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(name, refresh=False)
-            self.bar.update(num_bytes)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def hf_output(destination: Path) -> publish.Output:
     """The ownership of an export's HF folder, staged in `.NAME.partial-PID` beside it."""
     parent, name = destination.parent, destination.name
@@ -118,13 +99,13 @@ def export_to_hf(load: Path, output: Path, *, iteration: int | None = None, toke
     shards = hf_io.plan_shards(specs, max_shard_bytes)
     names = hf_io.shard_file_names(len(shards))
     summary = Summary(output, model, num_tensors=len(specs), num_bytes=sum(s.nbytes for s in specs))
-    bar = Progress(summary.num_bytes, "export", progress)
+    bar = Progress(summary.num_bytes, "export", progress, unit="B")
     nonfinite = NonFiniteCheck(reader.folder, allow_nonfinite)
 
     def produce(spec: TensorSpec) -> torch.Tensor:
         tensor = source.get(spec.name)
         nonfinite(spec.name, tensor)
-        bar.advance(spec.name, spec.nbytes)
+        bar.advance(spec.nbytes, spec.name)
         return tensor
 
     try:
@@ -223,7 +204,7 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
         for layer in range(model.num_layers) for module in EXTRA_STATE_MODULES
     }
     summary = Summary(save, model, num_tensors=len(tensors), num_bytes=sum(sizes.values()))
-    bar = Progress(summary.num_bytes, "import", progress)
+    bar = Progress(summary.num_bytes, "import", progress, unit="B")
     final = layout.iteration_dir(save, IMPORTED_ITERATION)
     owned = layout.output(save, staging=layout.partial_dir(save, IMPORTED_ITERATION),
                           in_use="is in use by another training job or import",
@@ -234,7 +215,7 @@ def import_from_hf(hf: Path, save: Path, *, tensor_parallel: int = 1, pipeline_p
                 raise ConversionError(f"{save} already holds a checkpoint ({layout.MARKER}); choose a new --save folder")
             refuse_nonempty(final)
             megatron_io.write_dist_checkpoint(
-                owned.staging, tensors, objects, on_written=lambda key: bar.advance(key, sizes[key])
+                owned.staging, tensors, objects, on_written=lambda key: bar.advance(sizes[key], key)
             )
             layout.write_metadata(owned.staging, IMPORTED_ITERATION, model, parallel, common={}, model_only=True)
             warning = nonfinite.finish()

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from megatron_sc2.evaluation import results
-from megatron_sc2.evaluation.evaluate import GENERATION_TASKS, EvaluationError, evaluate, make_tasks
+from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig, EvaluationError, evaluate, make_tasks
+from megatron_sc2.evaluation.tasks import TASKS
 
 DESCRIPTION = """\
 Evaluate a StarCoder2 model offline, as the StarCoder2 paper does (bigcode-evaluation-harness
@@ -72,8 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True, metavar="DIR",
                    help="results folder: samples.jsonl and summary.json (per iteration with --run)")
     p.add_argument("--tasks", type=_csv, default=["humaneval"], metavar="T1,T2",
-                   help=f"comma-separated: {', '.join(GENERATION_TASKS)}, perplexity, mbpp, multiple-LANG "
-                        "(default: humaneval)")
+                   help=f"comma-separated: {', '.join(TASKS)} (default: humaneval)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N problems of each task")
 
     gen = p.add_argument_group("generation")
@@ -128,29 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.run is not None and (args.tokenizer_model is None or args.metrics_file is None):
-        parser.error("--run needs --tokenizer-model and --metrics-file")
-    if args.watch and args.run is None:
-        parser.error("--watch follows a run: give --run CKPT_DIR")
-    if args.n_samples < 1 or args.limit is not None and args.limit < 1:
-        parser.error("--n-samples and --limit must be at least 1")
-    if args.temperature is None:
-        args.temperature = 0.0 if args.n_samples == 1 else 0.2
-    if args.temperature == 0 and args.n_samples > 1:
-        parser.error("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
-    if args.output.exists() and not args.output.is_dir():
-        parser.error(f"--output {args.output} is a file: give a folder for the results")
-    if args.completions is not None and args.completions.resolve() in {(args.output / name).resolve()
-                                                                       for name in results.FILES}:
-        parser.error(f"--output {args.output} would overwrite --completions {args.completions}: write elsewhere")
     try:
-        make_tasks(args)
-        if args.run is not None:
+        config = EvalConfig(**vars(args))
+    except ConfigError as e:
+        parser.error(str(e))
+    try:
+        make_tasks(config)
+        if config.run is not None:
             from megatron_sc2.evaluation.follow import follow  # imports the converter (torch)
 
-            follow(args)
+            follow(config)
         else:
-            summary = evaluate(args, args.model, args.output)
+            summary = evaluate(config)
             print(json.dumps(summary["metrics"]))
     except (EvaluationError, ValueError, RuntimeError) as e:
         print(f"evaluate: error: {e}", file=sys.stderr)

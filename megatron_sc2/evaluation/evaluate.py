@@ -1,64 +1,130 @@
-"""One evaluation: the tasks asked for, on one model folder or one completions file, to --output."""
+"""One evaluation: what it takes (EvalConfig, which tools/evaluate.py builds from its flags), and the
+tasks asked for run on one model folder or one completions file, written to an output folder.
+
+A library user builds the config directly:
+
+    from megatron_sc2.evaluation.evaluate import EvalConfig, evaluate
+    summary = evaluate(EvalConfig(model=Path("hf/"), tasks=("humaneval",), output=Path("eval/"),
+                                  allow_code_execution=True))
+"""
 
 from __future__ import annotations
 
 import sys
-from argparse import Namespace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from megatron_sc2.evaluation import completions, results
-from megatron_sc2.evaluation.runner import score
+from megatron_sc2.evaluation import results
 from megatron_sc2.evaluation.sandbox import Limits, Sandbox, toolchain_missing
-from megatron_sc2.evaluation.tasks.base import Task
-from megatron_sc2.evaluation.tasks.external import MBPP, MultiPLE
-from megatron_sc2.evaluation.tasks.humaneval import HumanEval
-from megatron_sc2.evaluation.tasks.infill import HumanEvalInfill
-
-GENERATION_TASKS = ("humaneval", "humaneval-infill", "humaneval-infill-spm")
+from megatron_sc2.evaluation.scoring import DEFAULT_KS, given_samples, read_completions, score
+from megatron_sc2.evaluation.tasks import PERPLEXITY, Task, make_task
+from megatron_sc2.progress import Progress
 
 
 class EvaluationError(Exception):
     pass
 
 
-def make_task(name: str, data_dir: Path | None) -> Task:
-    if name == "humaneval":
-        return HumanEval()
-    if name in ("humaneval-infill", "humaneval-infill-spm"):
-        return HumanEvalInfill(spm=name.endswith("spm"))
-    if name == "mbpp" or name.startswith("multiple-"):
-        if data_dir is None:
-            raise EvaluationError(f"--tasks {name} reads its file from --data-dir DIR (nothing is downloaded)")
-        return MBPP(data_dir) if name == "mbpp" else MultiPLE(data_dir, name.removeprefix("multiple-"))
-    raise EvaluationError(f"--tasks: unknown task {name!r}; choose from {', '.join(GENERATION_TASKS)}, "
-                          "perplexity, mbpp, multiple-LANG")
+class ConfigError(ValueError):
+    """Options that do not go together; the CLI reports it as a usage error."""
 
 
-def make_tasks(args: Namespace) -> dict[str, Task | None]:
-    """Every task of args.tasks by name (None for perplexity), checked before anything runs."""
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    """Every option of an evaluation; the fields are tools/evaluate.py's flags (see its --help), in its
+    order, and summary.json records them as `options`. Exactly one of model, completions, run."""
+
+    model: Path | None = None  # an exported Hugging Face folder
+    completions: Path | None = None  # completions made elsewhere (scoring.py reads them)
+    run: Path | None = None  # a training run's checkpoint folder (follow.py)
+    output: Path
+    tasks: tuple[str, ...] = ("humaneval",)  # names in tasks.TASKS
+    limit: int | None = None  # only the first N problems of each task
+    n_samples: int = 1
+    temperature: float | None = None  # None: 0 (greedy) for one sample, 0.2 for several
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    batch_size: int = 16
+    seed: int = 0
+    k: tuple[int, ...] = DEFAULT_KS
+    device: str | None = None  # None: cuda if available, else cpu
+    dtype: str | None = None  # None: bfloat16 on GPU, float32 on CPU
+    allow_code_execution: bool = False
+    sandbox: str | None = None  # an isolation level; None: the best the machine has
+    workers: int | None = None
+    timeout: float = 10.0
+    memory_mb: int = 2048
+    perplexity_data: str | None = None
+    seq_length: int = 4096
+    perplexity_tokens: int = 1_000_000
+    data_dir: Path | None = None
+    tokenizer_model: Path | None = None
+    metrics_file: Path | None = None
+    latest_only: bool = False
+    watch: bool = False
+    poll_interval: float = 60.0
+    no_progress: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(self.tasks))  # frozen: fields are settled here only
+        object.__setattr__(self, "k", tuple(self.k))
+        if (self.model, self.completions, self.run).count(None) != 2:
+            raise ConfigError("give exactly one of --model, --completions and --run")
+        if self.run is not None and (self.tokenizer_model is None or self.metrics_file is None):
+            raise ConfigError("--run needs --tokenizer-model and --metrics-file")
+        if self.watch and self.run is None:
+            raise ConfigError("--watch follows a run: give --run CKPT_DIR")
+        if self.n_samples < 1 or self.limit is not None and self.limit < 1:
+            raise ConfigError("--n-samples and --limit must be at least 1")
+        if self.temperature is None:
+            object.__setattr__(self, "temperature", 0.0 if self.n_samples == 1 else 0.2)
+        if self.temperature == 0 and self.n_samples > 1:
+            raise ConfigError("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
+        if self.output.exists() and not self.output.is_dir():
+            raise ConfigError(f"--output {self.output} is a file: give a folder for the results")
+        if self.completions is not None and self.completions.resolve() in {(self.output / name).resolve()
+                                                                           for name in results.FILES}:
+            raise ConfigError(f"--output {self.output} would overwrite --completions {self.completions}: "
+                              "write elsewhere")
+
+    def options(self) -> dict:
+        """The fields as JSON values, as summary.json records them."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+
+def _json_value(value):
+    return str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+
+
+def make_tasks(config: EvalConfig) -> dict[str, Task | None]:
+    """Every task of config.tasks by name (None for perplexity), checked before anything runs."""
     tasks = {}
-    for name in args.tasks:
-        if name == "perplexity":
-            if getattr(args, "completions", None) or not args.perplexity_data:
-                raise EvaluationError("--tasks perplexity needs --model (or --run) and --perplexity-data")
-            tasks[name] = None
-        else:
-            tasks[name] = make_task(name, args.data_dir)
+    for name in config.tasks:
+        if name == PERPLEXITY and (config.completions or not config.perplexity_data):
+            raise EvaluationError("--tasks perplexity needs --model (or --run) and --perplexity-data")
+        tasks[name] = make_task(name, config.data_dir)
     return tasks
 
 
-def evaluate(args: Namespace, model_dir: Path | None, output: Path) -> dict:
-    """Run every task of args.tasks; write samples.jsonl and summary.json; print the table."""
-    progress = not args.no_progress
-    tasks = make_tasks(args)
-    given = completions.read(args.completions) if getattr(args, "completions", None) else None
+def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | None = None) -> dict:
+    """Run every task of config.tasks on config.model (or its completions); write samples.jsonl and
+    summary.json to config.output; print the table. follow.py passes each exported checkpoint as
+    model_dir and its own output folder."""
+    model_dir = model_dir or config.model
+    output = output or config.output
+    progress = not config.no_progress
+    tasks = make_tasks(config)
+    given = read_completions(config.completions) if config.completions else None
     executed = [name for name, task in tasks.items() if task is not None]
     if isinstance(given, list) and len(executed) > 1:
-        raise EvaluationError(f"--completions {args.completions} holds bigcode-evaluation-harness generations of "
+        raise EvaluationError(f"--completions {config.completions} holds bigcode-evaluation-harness generations of "
                               "one task: give that one task in --tasks")
+    if model_dir is None and given is None:
+        raise EvaluationError("nothing to evaluate: give --model or --completions (follow() evaluates a --run)")
     sandbox = None
-    if args.allow_code_execution:
-        sandbox = Sandbox(Limits(timeout_s=args.timeout, memory_mb=args.memory_mb), args.sandbox, args.workers)
+    if config.allow_code_execution:
+        sandbox = Sandbox(Limits(timeout_s=config.timeout, memory_mb=config.memory_mb), config.sandbox,
+                          config.workers)
         if sandbox.warning():
             print("\n" + "!" * 100 + "\n" + sandbox.warning() + "\n" + "!" * 100 + "\n", file=sys.stderr)
     elif executed:
@@ -68,27 +134,27 @@ def evaluate(args: Namespace, model_dir: Path | None, output: Path) -> dict:
     if model_dir is not None:
         from megatron_sc2.evaluation.generation import Generator
 
-        generator = Generator(model_dir, args.device, args.dtype)
+        generator = Generator(model_dir, config.device, config.dtype)
     metrics, records, skipped = {}, [], {}
     for name, task in tasks.items():
         if task is None:
             from megatron_sc2.evaluation.perplexity import perplexity
 
-            metrics[name] = perplexity(generator, args.perplexity_data, args.seq_length, args.perplexity_tokens,
-                                       max(1, args.batch_size // 4), args.seed, progress)
+            metrics[name] = perplexity(generator, config.perplexity_data, config.seq_length,
+                                       config.perplexity_tokens, max(1, config.batch_size // 4), config.seed, progress)
             continue
         if (why := toolchain_missing(task.language)) is not None and sandbox is not None:
             print(f"evaluate: skipping {name}: {why}", file=sys.stderr)
             skipped[name] = why
             continue
-        problems = task.problems()[: args.limit]
+        problems = task.problems()[: config.limit]
         if given is not None:
-            samples = completions.samples(task, problems, given, args.completions)
+            samples = given_samples(task, problems, given, config.completions)
         else:
-            raw = _generate(generator, task, problems, args, progress)
+            raw = _generate(generator, task, problems, config, progress)
             samples = [[(c, task.program(p, c)) for c in (task.postprocess(p, g) for g in drawn)]
                        for p, drawn in zip(problems, raw)]
-        metrics[name], task_records = score(task, problems, samples, sandbox, args.k, progress)
+        metrics[name], task_records = score(task, problems, samples, sandbox, config.k, progress)
         _warn_if_most_fail_to_compile(name, task_records)
         records += task_records
     summary = {
@@ -96,10 +162,10 @@ def evaluate(args: Namespace, model_dir: Path | None, output: Path) -> dict:
         "skipped": skipped,
         "model": {"path": str(model_dir) if model_dir else None,
                   "weights_sha256": results.weights_sha256(model_dir) if model_dir else None},
-        "completions": str(args.completions) if getattr(args, "completions", None) else None,
+        "completions": str(config.completions) if config.completions else None,
         "isolation": sandbox.isolation if sandbox else "no code executed",
         "generation": generator.stats.as_dict() if generator else None,
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "options": config.options(),
         **results.provenance(),
     }
     results.write(output, summary, records)
@@ -120,13 +186,14 @@ def _warn_if_most_fail_to_compile(name: str, records: list[dict]) -> None:
               "generations)?", file=sys.stderr)
 
 
-def _generate(generator, task: Task, problems, args: Namespace, progress: bool) -> list[list[str]]:
+def _generate(generator, task: Task, problems, config: EvalConfig, progress: bool) -> list[list[str]]:
     from megatron_sc2.evaluation.generation import GenerationConfig
-    from megatron_sc2.evaluation.progress import Progress
 
-    config = GenerationConfig(args.max_new_tokens, args.batch_size, args.temperature, args.top_p, args.seed)
-    prompts = [p.prompt for p in problems for _ in range(args.n_samples)]
-    stops = [p.stops for p in problems for _ in range(args.n_samples)]
+    n = config.n_samples
+    generation = GenerationConfig(config.max_new_tokens, config.batch_size, config.temperature, config.top_p,
+                                  config.seed)
+    prompts = [p.prompt for p in problems for _ in range(n)]
+    stops = [p.stops for p in problems for _ in range(n)]
     with Progress(len(prompts), f"{task.name}: generating", progress) as bar:
-        flat = generator.generate(prompts, stops, config, on_batch=bar.advance)
-    return [flat[i * args.n_samples:(i + 1) * args.n_samples] for i in range(len(problems))]
+        flat = generator.generate(prompts, stops, generation, on_batch=bar.advance)
+    return [flat[i * n:(i + 1) * n] for i in range(len(problems))]

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from argparse import Namespace
 from pathlib import Path
 
 from megatron_sc2.conversion import export_to_hf
-from megatron_sc2.evaluation.evaluate import evaluate
+from megatron_sc2.evaluation.evaluate import EvalConfig, evaluate
 from megatron_sc2.training import checkpointing
 
 PREFIX = "eval/"
@@ -37,6 +36,7 @@ def evaluated_iterations(metrics_file: Path) -> set[int]:
 
 
 def complete_iterations(root: Path) -> list[int]:
+    """The iterations of root's iter_* folders up to its marker: those training has finished writing."""
     latest = checkpointing.latest_iteration(root)
     if latest is None:
         return []
@@ -53,32 +53,32 @@ def metrics_record(iteration: int, consumed_tokens: int | None, metrics: dict) -
     return record
 
 
-def evaluate_checkpoint(args: Namespace, iteration: int) -> dict:
-    meta = json.loads((checkpointing.iteration_dir(args.run, iteration) / checkpointing.SC2_METADATA).read_text())
+def evaluate_checkpoint(config: EvalConfig, iteration: int) -> dict:
+    meta = json.loads((checkpointing.iteration_dir(config.run, iteration) / checkpointing.SC2_METADATA).read_text())
     consumed = (meta.get("train_state") or {}).get("consumed_tokens")
     with tempfile.TemporaryDirectory(prefix="sc2-eval-export-") as tmp:
         hf = Path(tmp) / "hf"
-        export_to_hf(args.run, hf, iteration=iteration, tokenizer_model=args.tokenizer_model, progress=False)
-        summary = evaluate(args, hf, args.output / f"iter_{iteration:07d}")
+        export_to_hf(config.run, hf, iteration=iteration, tokenizer_model=config.tokenizer_model, progress=False)
+        summary = evaluate(config, hf, config.output / f"iter_{iteration:07d}")
     record = metrics_record(iteration, consumed, summary["metrics"])
-    args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.metrics_file, "a", encoding="utf-8") as f:
+    config.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(config.metrics_file, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
-    print(f"iteration {iteration}: appended {len(record) - 2} eval metrics to {args.metrics_file}")
+    print(f"iteration {iteration}: appended {len(record) - 2} eval metrics to {config.metrics_file}")
     return record
 
 
-def follow(args: Namespace) -> None:
+def follow(config: EvalConfig) -> None:
     while True:
-        if not args.run.is_dir():  # at the start, or removed while --watch waits
-            raise ValueError(f"--run {args.run}: no such checkpoint folder")
-        todo = [i for i in complete_iterations(args.run) if i not in evaluated_iterations(args.metrics_file)]
-        if args.latest_only:
+        if not config.run.is_dir():  # at the start, or removed while --watch waits
+            raise ValueError(f"--run {config.run}: no such checkpoint folder")
+        todo = [i for i in complete_iterations(config.run) if i not in evaluated_iterations(config.metrics_file)]
+        if config.latest_only:
             todo = todo[-1:]
         for iteration in todo:
-            evaluate_checkpoint(args, iteration)
-        if not args.watch:
+            evaluate_checkpoint(config, iteration)
+        if not config.watch:
             if not todo:
-                print(f"--run {args.run}: no new complete checkpoint to evaluate")
+                print(f"--run {config.run}: no new complete checkpoint to evaluate")
             return
-        time.sleep(args.poll_interval)
+        time.sleep(config.poll_interval)

@@ -21,7 +21,7 @@ import torch
 
 from megatron_sc2.data.repo_context import FileRef, RepoFormat
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
-from megatron_sc2.evaluation.progress import Progress
+from megatron_sc2.progress import Progress
 
 
 def _indexed_tokens(prefix: str) -> Iterator[np.ndarray]:

@@ -1,4 +1,5 @@
-"""The command line: help, refused combinations, and which checkpoints --run takes."""
+"""The command line and the library under it: help, refused combinations, the task registry, an
+evaluation without argparse, and which checkpoints --run takes."""
 
 import json
 import subprocess
@@ -11,7 +12,9 @@ import pytest
 from megatron_sc2.evaluation import cli
 from megatron_sc2.evaluation import evaluate as evaluate_module
 from megatron_sc2.evaluation import follow as follow_module
+from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig
 from megatron_sc2.evaluation.follow import complete_iterations, evaluated_iterations, metrics_record
+from megatron_sc2.evaluation.tasks import TASKS, HumanEval, make_task
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,3 +173,47 @@ def test_watch_ends_in_one_line_when_the_run_folder_is_deleted(tmp_path, capsys,
     status, err = main(capsys, "--run", run, "--tokenizer-model", tmp_path, "--metrics-file", tmp_path / "m.jsonl",
                        "--watch", "--tasks", "humaneval", "--output", tmp_path / "eval")
     assert status == 2 and err.strip() == f"evaluate: error: --run {run}: no such checkpoint folder"
+
+
+def test_the_cli_builds_the_config_a_library_user_gets_by_default():
+    args = cli.build_parser().parse_args(["--model", "hf", "--output", "eval"])
+    assert EvalConfig(**vars(args)) == EvalConfig(model=Path("hf"), output=Path("eval"))
+    assert list(EvalConfig(model=Path("hf"), output=Path("eval")).options()) == list(vars(args))  # summary.json
+
+
+def test_a_config_that_does_not_go_together_is_refused_without_argparse(tmp_path):
+    with pytest.raises(ConfigError, match="give exactly one of --model, --completions and --run"):
+        EvalConfig(output=tmp_path)
+    with pytest.raises(ConfigError, match="--run needs --tokenizer-model and --metrics-file"):
+        EvalConfig(run=tmp_path, output=tmp_path)
+    with pytest.raises(ConfigError, match="n identical samples"):
+        EvalConfig(model=tmp_path, n_samples=5, temperature=0.0, output=tmp_path)
+    assert EvalConfig(model=tmp_path, n_samples=5, output=tmp_path).temperature == 0.2
+
+
+def test_every_registered_task_is_offered_and_made_by_its_name(tmp_path):
+    assert f"comma-separated: {', '.join(TASKS)} (default: humaneval)" in " ".join(evaluate("--help").stdout.split())
+    for name in ("humaneval", "humaneval-infill", "humaneval-infill-spm"):
+        assert make_task(name, None).name == name
+    assert make_task("perplexity", None) is None
+    for name in ("mbpp", "multiple-js"):
+        with pytest.raises(ValueError, match=f"--tasks {name} reads its file from --data-dir DIR"):
+            make_task(name, None)
+
+
+@pytest.mark.timeout(300)
+def test_a_library_user_evaluates_without_argparse_as_the_cli_does(tmp_path, capsys):
+    oracle = tmp_path / "oracle.jsonl"
+    oracle.write_text("".join(json.dumps({"task_id": p.task_id, "completion": p.data["canonical_solution"]}) + "\n"
+                              for p in HumanEval().problems()[:3]))
+    output = tmp_path / "eval"
+    summary = evaluate_module.evaluate(EvalConfig(completions=oracle, tasks=["humaneval"], limit=3,
+                                                  allow_code_execution=True, output=output, no_progress=True))
+    assert summary["metrics"]["humaneval"]["pass@1"] == 1.0
+    library = (output / "summary.json").read_text(), (output / "samples.jsonl").read_text()
+    assert json.loads(library[0]) == summary
+
+    status, err = main(capsys, "--completions", oracle, "--tasks", "humaneval", "--limit", 3,
+                       "--allow-code-execution", "--output", output)
+    assert status == 0, err
+    assert ((output / "summary.json").read_text(), (output / "samples.jsonl").read_text()) == library

