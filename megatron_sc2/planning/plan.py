@@ -18,7 +18,8 @@ from megatron_sc2.planning import activations, pipeline
 from megatron_sc2.planning.cost import StageCost, stage_cost
 from megatron_sc2.planning.fake_world import fake_world, first_rank_of_pipeline_stage
 from megatron_sc2.planning.layer_spec import planning_spec
-from megatron_sc2.planning.weights import build_rank_weights
+from megatron_sc2.planning.weights import RankWeights, build_rank_weights
+from megatron_sc2.training.trainer import stage_model_config
 from megatron_sc2.training.flops import device_peak_tflops
 
 GIB = 2**30
@@ -103,62 +104,87 @@ def planned_transformer_config(model, parallel, settings: LaunchSettings):
     return dataclasses.replace(config, sequence_parallel=parallel.sequence_parallel)
 
 
+@dataclass(frozen=True)
+class PipelineRankWeights:
+    pipeline_rank: int
+    global_rank: int
+    num_microbatches: int
+    weights: RankWeights
+
+
+def stage_weights(run, stage, world_size: int, attention: str = "flash") -> list[PipelineRankWeights]:
+    """Each pipeline rank's chunks and DDP buffers at this stage, in that rank's fake world."""
+    from megatron.core import parallel_state
+    from megatron.core.num_microbatches_calculator import get_num_microbatches, init_num_microbatches_calculator
+
+    settings, parallel = launch_settings(run), run.parallel
+    model = stage_model_config(run, stage)
+    config = planned_transformer_config(model, parallel, settings)
+    spec = planning_spec(layers_per_chunk(run), gpu_attention=attention == "flash")
+    dp = parallel.data_parallel_size(world_size)
+    ranks = []
+    for pipeline_rank in range(parallel.pipeline_model_parallel_size):
+        rank = first_rank_of_pipeline_stage(parallel, world_size, pipeline_rank)
+        with fake_world(parallel, rank, world_size, seed=settings.seed):
+            assert parallel_state.get_pipeline_model_parallel_rank() == pipeline_rank, "rank order changed"
+            init_num_microbatches_calculator(rank, None, stage.global_batch_size, settings.micro_batch_size, dp)
+            weights = build_rank_weights(model, config, parallel, spec, max_sequence_length=stage.seq_length, dp=dp)
+            ranks.append(PipelineRankWeights(pipeline_rank, rank, get_num_microbatches(), weights))
+    return ranks
+
+
+def stage_activations(run, stage, world_size: int, attention: str = "flash") -> activations.StageActivations:
+    """One microbatch's activations at this stage, measured as rank 0 of the fake world."""
+    settings, parallel = launch_settings(run), run.parallel
+    model = stage_model_config(run, stage)
+    with fake_world(parallel, 0, world_size, seed=settings.seed):
+        return activations.measure_stage(
+            planned_transformer_config(model, parallel, settings), model.padded_vocab_size(
+                parallel.tensor_model_parallel_size),
+            seq_length=stage.seq_length, micro_batch_size=settings.micro_batch_size, rotary_base=stage.rotary_base,
+            gpu_attention=attention == "flash")
+
+
+def layers_per_chunk(run) -> int:
+    parallel = run.parallel
+    return run.model.num_layers // (parallel.pipeline_model_parallel_size *
+                                     (parallel.virtual_pipeline_model_parallel_size or 1))
+
+
 def plan_launch(run, world_size: int, *, gpu_memory_gib: float = 80.0, assumed_mfu: float = 0.45,
                 attention: str = "flash") -> LaunchPlan:
     """`attention`: "flash" plans for GPUs (flash/fused attention), "local" for megatron-core's
     local attention as it trains on the CPU."""
-    from megatron.core import parallel_state
-    from megatron.core.num_microbatches_calculator import get_num_microbatches, init_num_microbatches_calculator
-
-    from megatron_sc2.training.trainer import stage_model_config
-
-    settings = launch_settings(run)
-    parallel = run.parallel
+    settings, parallel = launch_settings(run), run.parallel
     tp, pp = parallel.tensor_model_parallel_size, parallel.pipeline_model_parallel_size
     vpp = parallel.virtual_pipeline_model_parallel_size
-    dp = parallel.data_parallel_size(world_size)
     peak = settings.peak_tflops or device_peak_tflops(DEFAULT_GPU, bf16=True)
-    layers_per_chunk = run.model.num_layers // (pp * (vpp or 1))
-    plan = LaunchPlan(world_size=world_size, tp=tp, pp=pp, vpp=vpp, dp=dp, gpu_memory_gib=gpu_memory_gib,
-                      assumed_mfu=assumed_mfu, peak_tflops=peak, attention=attention, total_parameters=0,
-                      stages=[], problems=[])
+    plan = LaunchPlan(world_size=world_size, tp=tp, pp=pp, vpp=vpp, dp=parallel.data_parallel_size(world_size),
+                      gpu_memory_gib=gpu_memory_gib, assumed_mfu=assumed_mfu, peak_tflops=peak, attention=attention,
+                      total_parameters=0, stages=[], problems=[])
     for stage in run.stages:
-        model = stage_model_config(run, stage)
-        config = planned_transformer_config(model, parallel, settings)
-        spec = planning_spec(layers_per_chunk, gpu_attention=attention == "flash")
-        stage_plan, measured, total = None, None, 0
-        for pipeline_rank in range(pp):
-            rank = first_rank_of_pipeline_stage(parallel, world_size, pipeline_rank)
-            with fake_world(parallel, rank, world_size, seed=settings.seed):
-                assert parallel_state.get_pipeline_model_parallel_rank() == pipeline_rank, "rank order changed"
-                init_num_microbatches_calculator(rank, None, stage.global_batch_size, settings.micro_batch_size, dp)
-                microbatches = get_num_microbatches()
-                weights = build_rank_weights(model, config, parallel, spec, max_sequence_length=stage.seq_length,
-                                             dp=dp)
-                if measured is None:
-                    measured = activations.measure_stage(
-                        config, model.padded_vocab_size(tp), seq_length=stage.seq_length,
-                        micro_batch_size=settings.micro_batch_size, rotary_base=stage.rotary_base,
-                        gpu_attention=attention == "flash")
-            if stage_plan is None:
-                bubble = pipeline.bubble_fraction(pp, vpp, microbatches)
-                stage_plan = StagePlan(
-                    name=stage.name, seq_length=stage.seq_length, global_batch_size=stage.global_batch_size,
-                    train_iters=stage.train_iters, num_microbatches=microbatches,
-                    cost=stage_cost(model, stage, world_size=world_size, peak_tflops=peak, mfu=assumed_mfu,
-                                    bubble=bubble, full_recompute=settings.recompute.granularity == "full"))
-            in_flight = pipeline.chunks_in_flight(pp, vpp, pipeline_rank, microbatches)
-            last = pipeline_rank == pp - 1
+        ranks = stage_weights(run, stage, world_size, attention)
+        measured = stage_activations(run, stage, world_size, attention)
+        microbatches = ranks[0].num_microbatches
+        bubble = pipeline.bubble_fraction(pp, vpp, microbatches)
+        stage_plan = StagePlan(
+            name=stage.name, seq_length=stage.seq_length, global_batch_size=stage.global_batch_size,
+            train_iters=stage.train_iters, num_microbatches=microbatches,
+            cost=stage_cost(stage_model_config(run, stage), stage, world_size=world_size, peak_tflops=peak,
+                            mfu=assumed_mfu, bubble=bubble, full_recompute=settings.recompute.granularity == "full"))
+        for rank in ranks:
+            in_flight = pipeline.chunks_in_flight(pp, vpp, rank.pipeline_rank, microbatches)
             memory = {
-                "weights": weights.weights_bytes, "grads": weights.grads_bytes, "optimizer": weights.optimizer_bytes,
-                "activations": in_flight * measured.kept(layers_per_chunk) + measured.working,
-                "logits": measured.logits if last else 0,
+                "weights": rank.weights.weights_bytes, "grads": rank.weights.grads_bytes,
+                "optimizer": rank.weights.optimizer_bytes,
+                "activations": in_flight * measured.kept(layers_per_chunk(run)) + measured.working,
+                "logits": measured.logits if rank.pipeline_rank == pp - 1 else 0,
             }
             memory = {k: v / GIB for k, v in memory.items()}
             memory["total"] = sum(memory.values())
-            stage_plan.ranks.append(RankPlan(pipeline_rank, rank, weights.chunk_parameters, in_flight, memory))
-            total += weights.model_parameters
-        plan.total_parameters = total
+            stage_plan.ranks.append(RankPlan(rank.pipeline_rank, rank.global_rank, rank.weights.chunk_parameters,
+                                             in_flight, memory))
+        plan.total_parameters = sum(rank.weights.model_parameters for rank in ranks)
         plan.stages.append(stage_plan)
     plan.problems = memory_problems(plan, run, settings)
     return plan
