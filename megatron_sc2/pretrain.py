@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
 from megatron_sc2.runtime import detect_launch_env
 from megatron_sc2.training.arguments import check_machine, parse_args
 
@@ -15,7 +16,13 @@ def main(argv: list[str] | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGUSR1):  # a launcher that ignores them (SLURM's) must not deafen us
         if signal.getsignal(sig) == signal.SIG_IGN:
             signal.signal(sig, signal.SIG_DFL)
+    planning, argv = split_planning_args(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print(help_text() + "\n")
     launch = detect_launch_env()
+    if planning.dry_run:  # a plan at --world-size (default: this launch's), on this CPU; nothing starts
+        logging.basicConfig(level=logging.ERROR)
+        raise SystemExit(dry_run(planning, argv, launch.world_size))
     logging.basicConfig(level=logging.WARNING, format=f"[%(asctime)s rank{launch.rank}] %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
     logging.getLogger("megatron_sc2").setLevel(logging.INFO if launch.rank == 0 else logging.WARNING)

@@ -9,6 +9,17 @@ require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR
 pretrain_args "$REPO/examples/configs/$CONFIG.yaml" "$@"
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 
+# DRY_RUN=1: plan this launch on this machine (a CPU is enough) at the world size it would start,
+# print the plan (and write PLAN_OUTPUT, if set), and stop: exit 0 when it fits, 1 when not.
+if [[ "${DRY_RUN:-0}" == 1 ]]; then
+    plan_output=()
+    if [[ -n "${PLAN_OUTPUT:-}" ]]; then
+        plan_output=(--plan-output "$PLAN_OUTPUT")
+    fi
+    exec "${PYTHON:-python}" -m megatron_sc2.pretrain "${args[@]}" --dry-run \
+        --world-size "$((${SLURM_NNODES:-${NNODES:-1}} * GPUS_PER_NODE))" "${plan_output[@]}"
+fi
+
 if [[ -n "${SLURM_JOB_ID:-}" ]]; then
     MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
     export MASTER_ADDR GPUS_PER_NODE

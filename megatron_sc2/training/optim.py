@@ -23,10 +23,12 @@ class OptimizerSettings:
     clip_grad: float = 1.0
 
 
-def wrap_ddp(chunks: list, transformer_config, parallel: ParallelConfig) -> list:
+def wrap_ddp(chunks: list, transformer_config, parallel: ParallelConfig, on_gpu: bool | None = None) -> list:
+    """`on_gpu` (default: whether CUDA is here) picks GPU's overlapped, bucketed gradient reduction;
+    the planner lays out a GPU rank's buffers on a CPU."""
     from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
-    on_gpu = torch.cuda.is_available()
+    on_gpu = torch.cuda.is_available() if on_gpu is None else on_gpu
     ddp_config = DistributedDataParallelConfig(
         grad_reduce_in_fp32=True,
         overlap_grad_reduce=on_gpu,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -27,11 +28,9 @@ def make_dataset(root: Path) -> dict:
     return stdlib_dataset(root, packages=SMALL, env=child_environment())
 
 
-def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
-    """Iteration -> loss of one launch of the pretrain entry point."""
-    run.mkdir(parents=True, exist_ok=True)
+def pretrain_args(data: dict, run: Path, nproc: int, *extra) -> list[str]:
     on_gpu = torch.cuda.is_available()
-    args = [
+    return [str(a) for a in [
         "--model", "sc2-tiny", "--bf16", "--use-distributed-optimizer",
         "--data-path", data["prefix"], "--data-cache-path", data["cache"], "--tokenizer-model", data["tokenizer"],
         "--split", "1,0,0", "--seq-length", 256 if on_gpu else 64, "--global-batch-size", 16 if on_gpu else 8,
@@ -39,7 +38,13 @@ def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
         "--lr", 3e-3, "--min-lr", 3e-4, "--lr-warmup-iters", 3, "--log-interval", 1,
         "--num-workers", 2 if on_gpu else 0,
         "--metrics-file", run / "metrics.jsonl", *extra,
-    ]
+    ]]
+
+
+def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
+    """Iteration -> loss of one launch of the pretrain entry point."""
+    run.mkdir(parents=True, exist_ok=True)
+    args = pretrain_args(data, run, nproc, *extra)
     command = torchrun_command(nproc, args)
     with open(run / "log.txt", "w") as log:
         result = subprocess.run(command, cwd=REPO, env={**child_environment(), **DETERMINISTIC}, stdout=log,
@@ -51,6 +56,28 @@ def pretrain(data: dict, run: Path, nproc: int, *extra) -> dict[int, float]:
     return {r["iteration"]: r["loss"] for r in records if r.get("loss") is not None}
 
 
+def plan_against_peak(section, data: dict, workdir: Path, nproc: int) -> None:
+    """The planner's memory per GPU for the run above (`--dry-run`, on the CPU as on a login node)
+    against its measured peak (torch.cuda.max_memory_allocated, logged as memory_gb)."""
+    plan_file = workdir / "plan.json"
+    command = [sys.executable, "-m", "megatron_sc2.pretrain", *pretrain_args(data, workdir / "run", nproc),
+               "--dry-run", "--world-size", str(nproc), "--plan-output", str(plan_file)]
+    result = subprocess.run(command, cwd=REPO, env={**child_environment(), "CUDA_VISIBLE_DEVICES": ""},
+                            capture_output=True, text=True, check=False)
+    if result.returncode:
+        section.check("the plan of this run", False, (result.stdout + result.stderr).strip()[-300:])
+        return
+    plan = json.loads(plan_file.read_text())
+    planned = max(rank["memory_gib"]["total"] for stage in plan["stages"] for rank in stage["pipeline_ranks"])
+    records = [json.loads(line) for line in (workdir / "run" / "metrics.jsonl").read_text().splitlines()]
+    measured = max(r["memory_gb"] for r in records if r.get("memory_gb") is not None)
+    if not torch.cuda.is_available():
+        section.skip("plan vs torch.cuda.max_memory_allocated", "no GPU (the CPU's figure is the peak RSS)")
+        return
+    section.figures.update(planned_memory_gib=planned, measured_peak_gib=measured,
+                           plan_over_measured=planned / measured)
+    section.measure("plan vs torch.cuda.max_memory_allocated",
+                    f"planned {planned:.3f} GiB, measured {measured:.3f} GiB, ratio {planned / measured:.2f}")
 def hf_logits(folder: Path, tokens: torch.Tensor) -> torch.Tensor:
     from transformers import AutoModelForCausalLM
 
@@ -73,6 +100,8 @@ def run(section, workdir: Path, *, data: Path) -> None:
                   f"{first:.3f} -> {last:.3f}")
     section.check("checkpoints saved", latest_iteration(checkpoints) == STEPS,
                   f"latest iteration {latest_iteration(checkpoints)}")
+
+    plan_against_peak(section, data, workdir, nproc)
 
     write_marker(checkpoints, RESUME_AT)
     resumed = pretrain(data, workdir / "resumed", nproc, "--load", checkpoints)
