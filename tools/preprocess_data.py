@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--output-prefix",
         required=True,
         metavar="PREFIX",
-        help="writes {prefix}_{key}_document.bin/.idx/.tokenizer-id.json and {prefix}_stats.json",
+        help="writes {prefix}_{key}_document.bin/.idx/.tokenizer-id.json/.manifest.json and {prefix}_stats.json",
     )
     data.add_argument(
         "--json-keys",
@@ -153,6 +153,7 @@ def main(argv=None) -> int:
         repo_key=args.repo_key, path_key=args.path_key, seed=args.seed,
         max_document_bytes=args.max_document_bytes, max_bad_fraction=args.max_bad_fraction,
         partition_index=args.partition_index, num_partitions=args.num_partitions,
+        command=[sys.argv[0], *(sys.argv[1:] if argv is None else argv)],
     )  # fmt: skip
     try:
         preprocess(config)

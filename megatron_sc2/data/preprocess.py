@@ -1,7 +1,7 @@
 """JSONL / Parquet code corpora -> Megatron `{prefix}_{key}_document.bin/.idx` token datasets.
 
 The pipeline is one reading thread and `workers` encoding threads: the main thread reads, parses and
-validates records and writes finished documents through megatron-core's `IndexedDatasetBuilder`;
+validates records and writes finished documents through index_writer (megatron-core's format);
 the encoders (tiktoken or Hugging Face, both release the GIL) run in a thread pool on batches of
 about a megabyte, at most two per thread in flight, so memory stays bounded and output order is
 input order. The run holds the output prefix's lock (see output_lock); outputs are written in its
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ import numpy as np
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
 from megatron_sc2.data.inputs import CorruptInput, expand_inputs, input_folders, read_records
+from megatron_sc2.data.manifest import manifest_path
 from megatron_sc2.data.output_lock import OutputLock
 from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
@@ -56,6 +58,9 @@ class PreprocessConfig:
     max_bad_fraction: float = 0.01
     partition_index: int = 0
     num_partitions: int = 1
+    language_key: str = "language"
+    source_key: str = "source"
+    command: list[str] = field(default_factory=lambda: list(sys.argv))  # for the manifest
 
 
 class BadInputError(RuntimeError):
@@ -67,6 +72,7 @@ class Document:
     key: str
     parts: list[Part]  # text to encode, or token ids
     text_bytes: int
+    labels: dict[str, str | None] = field(default_factory=dict)  # language and source, for the manifest
 
 
 def stats_path(output_prefix: str) -> Path:
@@ -137,20 +143,27 @@ def plain_documents(
     meter.start(sum(f.stat().st_size for f in files))
     stats = meter.stats
     suffix = [eod] if config.append_eod else []
-    for record in _records(files, config.json_keys, meter):
+    columns = [*config.json_keys, config.language_key, config.source_key]
+    for record in _records(files, columns, meter):
         reasons = []
         try:
             obj = parse(record)
+            labels = {"language": _label(obj, config.language_key), "source": _label(obj, config.source_key)}
             for key in config.json_keys:
                 try:
                     text = text_field(obj, key, config.max_document_bytes)
                 except Skip as skip:
                     reasons.append(skip.reason)
                     continue
-                yield Document(key, [text, *suffix], len(text.encode("utf-8")))
+                yield Document(key, [text, *suffix], len(text.encode("utf-8")), labels)
         except Skip as skip:
             reasons.append(skip.reason)
         stats.record(reasons)
+
+
+def _label(obj: dict, key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def repo_documents(
@@ -200,7 +213,8 @@ def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], sta
 def output_paths(config: PreprocessConfig) -> list[Path]:
     prefixes = [dataset_prefix(config.output_prefix, key) for key in config.json_keys]
     datasets = [Path(prefix + ext) for prefix in prefixes for ext in (".bin", ".idx")]
-    return [*datasets, *map(record_path, prefixes), stats_path(config.output_prefix)]
+    records = [*map(record_path, prefixes), *map(manifest_path, prefixes)]
+    return [*datasets, *records, stats_path(config.output_prefix)]
 
 
 def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
@@ -255,10 +269,13 @@ def _preprocess(
     stats = RunStats()
     writers: dict[str, DatasetWriter] = {}
     record = tokenizer_record(tokenizer)
+    provenance = {"inputs": [str(f) for f in files], "command": config.command}
+    if config.num_partitions > 1:
+        provenance["partition"] = [config.partition_index, config.num_partitions]
     try:
         for key in config.json_keys:
             prefix = dataset_prefix(config.output_prefix, key)
-            writers[key] = DatasetWriter(prefix, dtype, lock.staging, record)
+            writers[key] = DatasetWriter(prefix, dtype, lock.staging, record, provenance)
         meter = ProgressMeter(stats, "documents written", config.log_interval, log)
         if config.repo_context:
             documents = repo_documents(config, files, tokenizer, lock.staging / "repo-spill", meter)
@@ -267,7 +284,7 @@ def _preprocess(
         for written, (document, tokens) in enumerate(
             encode_in_order(encoder, documents, config.workers, not config.repo_context), 1
         ):
-            writers[document.key].add(tokens)
+            writers[document.key].add(tokens, document.labels)
             stats.written(document.key, len(tokens))
             stats.text_bytes += document.text_bytes
             meter.tick(written)

@@ -28,9 +28,17 @@ def shards(tmp_path_factory, stdlib_records) -> Path:
     """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
     folder = tmp_path_factory.mktemp("shards")
     for shard in range(7):
-        records = stdlib_records[shard::7][: 10 + 12 * shard]
+        records = [labelled(r, i) for i, r in enumerate(stdlib_records[shard::7][: 10 + 12 * shard])]
         (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
+
+
+def labelled(record: dict, number: int) -> dict:
+    """The record with a source, and a language unless `number` is a multiple of 5 (that count as "(none)")."""
+    labels = {"source": "docs" if number % 2 else "code"}
+    if number % 5:
+        labels["language"] = "Python" if number % 3 else "Cython"
+    return {**record, **labels}
 
 
 def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
@@ -64,6 +72,17 @@ def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_di
     assert merge_tool().main(["--input", str(tmp_path / "parts"), "--output-prefix", merged]) == 0
     for suffix in (".bin", ".idx", ".tokenizer-id.json"):
         assert Path(merged + suffix).read_bytes() == Path(single + suffix).read_bytes()
+    single_manifest, merged_manifest = (json.loads(Path(p + ".manifest.json").read_text()) for p in (single, merged))
+    provenance = ("inputs", "command")
+    assert {k: v for k, v in merged_manifest.items() if k not in provenance} == {
+        k: v for k, v in single_manifest.items() if k not in provenance
+    }
+    assert merged_manifest["inputs"] == parts
+    assert merged_manifest["command"][1:] == ["--input", str(tmp_path / "parts"), "--output-prefix", merged]
+    if not repo_context:
+        assert sum(v["tokens"] for v in single_manifest["by_language"].values()) == single_manifest["tokens"]
+        assert set(single_manifest["by_language"]) == {"Python", "Cython", "(none)"}
+        assert set(single_manifest["by_source"]) == {"code", "docs"}
 
 
 def test_merge_refuses_datasets_of_different_tokenizers(tmp_path, shards, sc2_tokenizer_dir, caplog):

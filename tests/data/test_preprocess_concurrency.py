@@ -77,7 +77,8 @@ def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdl
     expected = [ids + [sc2_tokenizer.eod] for ids in sc2_tokenizer.encode_batch(texts)]
     assert read_dataset(f"{prefix}_content_document") == expected
     assert sorted(p.name for p in prefix.parent.iterdir()) == [
-        "c_content_document.bin", "c_content_document.idx", "c_content_document.tokenizer-id.json",
+        "c_content_document.bin", "c_content_document.idx", "c_content_document.manifest.json",
+        "c_content_document.tokenizer-id.json",
         "c_stats.json",
     ]  # fmt: skip
 
@@ -102,7 +103,8 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, stdlib_jsonl, sc2
     preprocess(config, log=messages.append)
     assert any(f"pid {killed.pid}" in m and "is gone; taking it over" in m for m in messages), messages
     assert sorted(p.name for p in prefix.parent.iterdir()) == [
-        "c_content_document.bin", "c_content_document.idx", "c_content_document.tokenizer-id.json",
+        "c_content_document.bin", "c_content_document.idx", "c_content_document.manifest.json",
+        "c_content_document.tokenizer-id.json",
         "c_stats.json",
     ]  # fmt: skip
 
