@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 INDEX_MAGIC = b"MMIDIDX\x00\x00"
-CHUNK = 1 << 20  # index entries per read or write: a few MiB whatever the number of documents
+CHUNK = 1 << 18  # index entries per read or write: a few MiB whatever the number of documents
 COPY_BYTES = 16 << 20
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
 from megatron_sc2.data.records import Skip, parse, text_field
 from megatron_sc2.data.repo_context import Part, RepoFormat, RepoSpill, repo_hash
+from megatron_sc2.data.repo_routing import Router, reader_folder, routed_files, routed_paths
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
 from megatron_sc2.data.tokenizer import load_tokenizer
 from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
@@ -58,6 +60,8 @@ class PreprocessConfig:
     max_bad_fraction: float = 0.01
     partition_index: int = 0
     num_partitions: int = 1
+    route_dir: str | None = None  # partitioned --repo-context: the readers' route files (repo_routing)
+    route: bool = False  # only pass 1: route this partition's input slice into route_dir
     language_key: str = "language"
     source_key: str = "source"
     command: list[str] = field(default_factory=lambda: list(sys.argv))  # for the manifest
@@ -123,9 +127,11 @@ def _records(files: list[Path], columns: list[str], meter: ProgressMeter) -> Ite
     finished = 0  # bytes of the files before the current one
     for path in files:
         try:
-            yield from read_records(
+            for record in read_records(
                 path, columns, lambda position, before=finished: meter.advance(before + position)
-            )
+            ):
+                meter.stats.records_read += 1
+                yield record
         except CorruptInput as error:
             meter.log(f"skipping the rest of a corrupt input file: {error}")
             meter.stats.record(["corrupt_file"])
@@ -166,21 +172,11 @@ def _label(obj: dict, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def repo_documents(
-    config: PreprocessConfig, files: list[Path], tokenizer, spill_dir: Path, meter: ProgressMeter
-) -> Iterator[Document]:
-    """One document per repository (see repo_context), after grouping all files on disk."""
+def repo_files(config: PreprocessConfig, files: list[Path], meter: ProgressMeter) -> Iterator[tuple[str, str, str]]:
+    """(repository, path, content) of each valid record of `files`; the others are counted."""
     (key,) = config.json_keys
-    repo_format = RepoFormat(
-        tokenizer.token_id(REPO_NAME), tokenizer.token_id(FILE_SEP), tokenizer.eod, config.seed,
-        config.max_document_bytes,
-    )  # fmt: skip
-    input_bytes = sum(f.stat().st_size for f in files)
-    spill = RepoSpill(spill_dir, input_bytes, repo_hash_range(config.partition_index, config.num_partitions))
-    stats, log = meter.stats, meter.log
-    grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
-    grouping.start(input_bytes)
-    for record in _records(files, [key, config.repo_key, config.path_key], grouping):
+    stats = meter.stats
+    for record in _records(files, [key, config.repo_key, config.path_key], meter):
         try:
             obj = parse(record)
             repo = text_field(obj, config.repo_key, allow_empty=True)
@@ -189,17 +185,80 @@ def repo_documents(
         except Skip as skip:
             stats.record([skip.reason])
             continue
-        repo_key = repo_hash(repo)
-        if spill.owns(repo_key):
-            spill.add(repo_key, repo, path, content)
+        stats.record()
+        meter.tick(stats.records)
+        yield repo, path, content
+
+
+def repo_documents(
+    config: PreprocessConfig, files: list[Path], tokenizer, spill_dir: Path, meter: ProgressMeter
+) -> Iterator[Document]:
+    """One document per repository (see repo_context), after grouping all files on disk. A partition
+    takes its files from the route files of pass 1 (see repo_routing), a single run from the input."""
+    (key,) = config.json_keys
+    repo_format = RepoFormat(
+        tokenizer.token_id(REPO_NAME), tokenizer.token_id(FILE_SEP), tokenizer.eod, config.seed,
+        config.max_document_bytes,
+    )  # fmt: skip
+    stats, log = meter.stats, meter.log
+    grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
+    if config.route_dir is None:
+        input_bytes = sum(f.stat().st_size for f in files)
+        grouping.start(input_bytes)
+        sources = ((*file, None) for file in repo_files(config, files, grouping))
+    else:
+        routes = routed_paths(Path(config.route_dir), config.partition_index, config.num_partitions)
+        input_bytes = sum(route.stat().st_size for route in routes)
+        grouping.start(input_bytes)
+        sources = routed_files(routes)
+    spill = RepoSpill(spill_dir, input_bytes, repo_hash_range(config.partition_index, config.num_partitions))
+    for repo, path, content, done in sources:
+        spill.add(repo_hash(repo), repo, path, content)
+        if done is not None:
             stats.record()
-        grouping.tick(stats.records)
+            grouping.advance(done)
+            grouping.tick(stats.records)
     log(f"grouped {stats.records:,} files into {spill.num_buckets} bucket(s), {spill.bytes / 1e6:,.1f} MB")
     meter.start(spill.bytes)
-    for repo, repo_files, content, done in spill.repositories():
-        for parts in repo_format.documents(repo, repo_files, content):
+    for repo, repo_files_, content, done in spill.repositories():
+        for parts in repo_format.documents(repo, repo_files_, content):
             yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)))
         meter.advance(done)
+
+
+def route(config: PreprocessConfig, files: list[Path], log: Callable[[str], None]) -> RunStats:
+    """Pass 1 of a partitioned --repo-context run: this partition's slice of the input files into one
+    route file per partition, published whole as `{route_dir}/reader-{index}/` with its stats."""
+    sizes = [f.stat().st_size for f in files]
+    files = [files[i] for i in file_range(sizes, config.partition_index, config.num_partitions)]
+    folder = reader_folder(Path(config.route_dir), config.partition_index)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stats = RunStats()
+    meter = ProgressMeter(stats, "files routed", config.log_interval, log)
+    meter.start(sum(f.stat().st_size for f in files))
+    with OutputLock(str(folder), log) as lock:
+        router = Router(lock.staging / folder.name, config.num_partitions)
+        try:
+            for repo, path, content in repo_files(config, files, meter):
+                router.add(repo_hash(repo), repo, path, content)
+        finally:
+            router.close()
+        check_bad_fraction(config, stats)
+        lock.check_owner()
+        stats.write_json(lock.staging / folder.name / "stats.json", True, {}, lock.staging)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(lock.staging / folder.name, folder)
+    for line in stats.summary():
+        log(line)
+    return stats
+
+
+def check_bad_fraction(config: PreprocessConfig, stats: RunStats) -> None:
+    if stats.bad_fraction > config.max_bad_fraction:
+        raise BadInputError(
+            f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
+            f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
+        )
 
 
 def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], stats: RunStats) -> str:
@@ -237,6 +296,19 @@ def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
             )
 
 
+def check_route(config: PreprocessConfig) -> None:
+    """A partitioned --repo-context run goes through route files; nothing else does."""
+    if (config.route or config.route_dir) and not config.repo_context:
+        raise ValueError("--route and --route-dir are for --repo-context runs")
+    if config.route and not config.route_dir:
+        raise ValueError("--route writes into --route-dir: name the folder that all partitions share")
+    if config.repo_context and config.num_partitions > 1 and not config.route_dir:
+        raise ValueError(
+            f"--repo-context over --num-partitions {config.num_partitions} reads the input in two passes: "
+            "run each partition with --route --route-dir DIR, then each with --route-dir DIR"
+        )
+
+
 def check_keys(config: PreprocessConfig) -> None:
     """Each key is one dataset: a key named twice is a typo that would write every document twice."""
     if config.repo_context and len(config.json_keys) != 1:
@@ -251,7 +323,10 @@ def check_keys(config: PreprocessConfig) -> None:
 def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.info) -> RunStats:
     """Run the whole job; on any failure nothing that looks like a finished dataset is left behind."""
     check_keys(config)
+    check_route(config)
     files = expand_inputs(config.inputs)
+    if config.route:
+        return route(config, files, log)
     check_outputs(config, files)
     with OutputLock(config.output_prefix, log) as lock:
         return _preprocess(config, files, lock, log)
@@ -288,11 +363,7 @@ def _preprocess(
             stats.written(document.key, len(tokens))
             stats.text_bytes += document.text_bytes
             meter.tick(written)
-        if stats.bad_fraction > config.max_bad_fraction:
-            raise BadInputError(
-                f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
-                f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
-            )
+        check_bad_fraction(config, stats)
         for key in config.json_keys:
             if not stats.documents[key]:
                 raise BadInputError(_nothing_to_write(config, key, files, stats))

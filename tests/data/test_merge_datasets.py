@@ -54,17 +54,19 @@ def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
 @pytest.mark.parametrize("repo_context", [False, True], ids=["plain", "repo-context"])
 def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_dir, repo_context):
     single = run(sc2_tokenizer_dir, shards, tmp_path / "single", repo_context=repo_context)
-    parts = [
-        run(
-            sc2_tokenizer_dir,
-            shards,
-            tmp_path / "parts" / f"p{i:03d}",
-            i,
-            PARTITIONS,
-            repo_context=repo_context,
-        )
-        for i in range(PARTITIONS)
-    ]
+    options = {"repo_context": repo_context}
+    if repo_context:  # pass 1: each partition routes its slice of the input, read once in all
+        options["route_dir"] = str(tmp_path / "route")
+        for i in range(PARTITIONS):
+            run(sc2_tokenizer_dir, shards, tmp_path / "unused", i, PARTITIONS, route=True, **options)
+        read = [json.loads((tmp_path / "route" / f"reader-{i:05d}" / "stats.json").read_text())["records_read"]
+                for i in range(PARTITIONS)]
+        assert sum(read) == sum(len(f.read_text().splitlines()) for f in shards.iterdir()) and min(read) > 0
+    parts = [run(sc2_tokenizer_dir, shards, tmp_path / "parts" / f"p{i:03d}", i, PARTITIONS, **options)
+             for i in range(PARTITIONS)]
+    if repo_context:
+        assert [json.loads((tmp_path / "parts" / f"p{i:03d}_stats.json").read_text())["records_read"]
+                for i in range(PARTITIONS)] == [0] * PARTITIONS
     sizes = [Path(part + ".bin").stat().st_size for part in parts]
     assert sum(size > 0 for size in sizes) >= 2  # the work really was split
 
@@ -136,3 +138,18 @@ def test_merge_keeps_the_given_order_and_rejects_mixed_dtypes(tmp_path):
     assert (
         merge_tool().main(["--input", str(tmp_path / "missing"), "--output-prefix", str(tmp_path / "m")]) == 1
     )
+
+
+def test_a_partition_waits_for_every_reader(tmp_path, shards, sc2_tokenizer_dir):
+    options = {"repo_context": True, "route_dir": str(tmp_path / "route")}
+    run(sc2_tokenizer_dir, shards, tmp_path / "unused", 0, PARTITIONS, route=True, **options)
+    with pytest.raises(FileNotFoundError, match=f"reader 1 of {PARTITIONS} has not finished"):
+        run(sc2_tokenizer_dir, shards, tmp_path / "p000", 0, PARTITIONS, **options)
+    assert [p.name for p in tmp_path.glob("p000*")] == ["p000_stats.json"]  # only the failure's record
+    assert not json.loads((tmp_path / "p000_stats.json").read_text())["complete"]
+    assert sorted(p.name for p in (tmp_path / "route").iterdir()) == ["reader-00000"]
+
+
+def test_repo_context_partitions_need_a_route_dir(tmp_path, shards, sc2_tokenizer_dir):
+    with pytest.raises(ValueError, match="reads the input in two passes: run each partition with --route"):
+        run(sc2_tokenizer_dir, shards, tmp_path / "p000", 0, PARTITIONS, repo_context=True)
