@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from datasketch import MinHash
 from datatrove.data import Document
 from datatrove.pipeline.dedup.minhash import MinhashDedupSignature

@@ -11,7 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast

@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     run = parse_args(argv, world_size=launch.world_size)  # every configuration error, before any heavy work
     # and what this machine cannot run, before any process group (ranks here: torchrun's count, else this one)
     check_machine(run, launch.world_size, ranks_here=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    from megatron_sc2.data.datasets import DatasetError
     from megatron_sc2.checkpoint import CheckpointError
+    from megatron_sc2.data.datasets import DatasetError
     from megatron_sc2.training.trainer import pretrain
 
     try:

@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="dataset prefixes (or their .bin/.idx files), globs, or folders of datasets",
     )  # fmt: skip
     parser.add_argument("--output-prefix", required=True,
-                        help="writes {prefix}.bin, {prefix}.idx and the inputs' {prefix}.tokenizer-id.json")
+                        help="writes {prefix}.bin/.idx, the inputs' {prefix}.tokenizer-id.json and {prefix}.manifest.json")
     return parser.parse_args(argv)
 
 
@@ -43,10 +43,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     log = logging.getLogger("megatron_sc2.merge")
     log.setLevel(logging.INFO)
+    command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     try:
         prefixes = dataset_prefixes(args.input)
         log.info("merging %d dataset(s) into %s", len(prefixes), args.output_prefix)
-        merge_datasets(prefixes, args.output_prefix, log.info)
+        merge_datasets(prefixes, args.output_prefix, log.info, command)
     except (FileNotFoundError, ValueError, OutputBusy) as error:
         log.error("error: %s", error)
         return 1

@@ -10,10 +10,12 @@ Examples:
   python tools/preprocess_data.py --input 'data/*.jsonl.zst' --output-prefix out/stack \\
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ --append-eod --workers 8
 
-  # one document per repository (StarCoder2 §4.1), node 3 of 16
+  # one document per repository (StarCoder2 §4.1), node 3 of 16: first every node routes its slice of
+  # the input (--route), then every node tokenizes its repositories
   python tools/preprocess_data.py --input data/ --output-prefix out/stack-p03 --repo-context --repo-key repo_name \\
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ \\
-      --partition-index 3 --num-partitions 16
+      --partition-index 3 --num-partitions 16 --route-dir out/route --route
+  python tools/preprocess_data.py ...the same... --partition-index 3 --num-partitions 16 --route-dir out/route
   python tools/merge_datasets.py --input 'out/stack-p*_content_document' --output-prefix out/stack_content_document
 """
 
@@ -53,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--output-prefix",
         required=True,
         metavar="PREFIX",
-        help="writes {prefix}_{key}_document.bin/.idx/.tokenizer-id.json and {prefix}_stats.json",
+        help="writes {prefix}_{key}_document.bin/.idx/.tokenizer-id.json/.manifest.json and {prefix}_stats.json",
     )
     data.add_argument(
         "--json-keys",
@@ -129,6 +131,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1,
         help="partitions of the whole input; merge them with tools/merge_datasets.py",
     )
+    run.add_argument(
+        "--route-dir",
+        metavar="DIR",
+        help="--repo-context over several partitions: the folder all of them share for the first pass",
+    )
+    run.add_argument(
+        "--route",
+        action="store_true",
+        help="run only the first pass: route this partition's input slice into --route-dir",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.partition_index < args.num_partitions:
         parser.error(
@@ -151,6 +163,8 @@ def main(argv=None) -> int:
         repo_key=args.repo_key, path_key=args.path_key, seed=args.seed,
         max_document_bytes=args.max_document_bytes, max_bad_fraction=args.max_bad_fraction,
         partition_index=args.partition_index, num_partitions=args.num_partitions,
+        route_dir=args.route_dir, route=args.route,
+        command=[sys.argv[0], *(sys.argv[1:] if argv is None else argv)],
     )  # fmt: skip
     try:
         preprocess(config)

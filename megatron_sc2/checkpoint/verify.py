@@ -7,7 +7,13 @@ from pathlib import Path
 
 from megatron_sc2 import mcore_compat
 from megatron_sc2.checkpoint import safe_loading
-from megatron_sc2.checkpoint.layout import MARKER, SC2_METADATA, CheckpointError, iteration_dir, latest_iteration
+from megatron_sc2.checkpoint.layout import (
+    MARKER,
+    SC2_METADATA,
+    CheckpointError,
+    iteration_dir,
+    latest_iteration,
+)
 
 # megatron-core's common (non-sharded) state: common.pt up to 0.18, a sharded object from 0.19.
 SHARDED_COMMON_STATE = "common_state/"

@@ -20,10 +20,17 @@ import torch
 from torch.distributed.checkpoint import DefaultSavePlanner
 from torch.distributed.checkpoint.planner import WriteItemType
 
+from megatron_sc2.checkpoint import (
+    MARKER,
+    SC2_METADATA,
+    CheckpointError,
+    iteration_dir,
+    iterations,
+    latest_iteration,
+    safe_loading,
+)
 from megatron_sc2.config import ModelConfig
 from megatron_sc2.conversion.hf_io import ConversionError
-from megatron_sc2.checkpoint import MARKER, SC2_METADATA, CheckpointError, iteration_dir, iterations, latest_iteration
-from megatron_sc2.checkpoint import safe_loading
 
 # ---- safe metadata ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Writing a Megatron indexed dataset so that no failure leaves a pair that looks complete.
 
-megatron-core's `IndexedDatasetBuilder` writes the files; this only chooses their names: the `.bin`
-and `.idx` are built in the run's staging folder (see `dataset_output`) and renamed into place once
-finished, with the record of the tokenizer that made them (see tokenizer_record).
+            self._replace(self.record_path, self.record)
+        self._replace(self.manifest_path, self.manifest())
+        os.replace(self.partial_bin, self.bin)
+        os.replace(self.partial_idx, self.idx)
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from megatron_sc2.data.index_writer import IndexedDatasetWriter
+from megatron_sc2.data.manifest import LabelCounts, manifest_path
 from megatron_sc2.data.tokenizer_record import record_path
 from megatron_sc2.publish import Output, WithoutLocks, rename_into_place
 
@@ -40,37 +43,58 @@ def dataset_prefix(output_prefix: str, key: str) -> str:
 
 class DatasetWriter:
     """One `.bin/.idx` pair, built in `staging` and renamed into place by `publish` with its tokenizer
-    record (none: the tokenizer is unknown, and an old record is removed)."""
+    record (none: the tokenizer is unknown, and an old record is removed) and its manifest, which adds
+    `provenance` (the inputs and the command) to the counts and digests."""
 
-    def __init__(self, prefix: str, dtype: type, staging: Path, record: dict | None):
-        from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
-
+    def __init__(self, prefix: str, dtype: type, staging: Path, record: dict | None, provenance: dict):
         self.bin, self.idx, self.record = Path(prefix + ".bin"), Path(prefix + ".idx"), record
-        self.record_path = record_path(prefix)
+        self.record_path, self.manifest_path = record_path(prefix), manifest_path(prefix)
         self.partial_bin, self.partial_idx = staging / self.bin.name, staging / self.idx.name
-        self.partial_record = staging / self.record_path.name
-        self.builder = IndexedDatasetBuilder(str(self.partial_bin), dtype=dtype)
+        self.staging, self.provenance = staging, provenance
+        self.writer = IndexedDatasetWriter(self.partial_bin, dtype)
+        self.labels = LabelCounts()
 
-    def add(self, tokens: np.ndarray) -> None:
-        self.builder.add_document(tokens, [len(tokens)])
+    def add(self, tokens: np.ndarray, labels: dict[str, str | None]) -> None:
+        self.writer.add(tokens)
+        self.labels.add(labels, len(tokens))
+
+    def add_dataset(self, prefix: str, manifest: dict | None) -> None:
+        """Append a whole finished dataset; without a manifest its documents count as unlabelled."""
+        documents, tokens = self.writer.documents, self.writer.tokens
+        self.writer.add_dataset(prefix)
+        added = {"documents": self.writer.documents - documents, "tokens": self.writer.tokens - tokens}
+        self.labels.add_manifest(manifest or added)
+
+    def manifest(self) -> dict:
+        return {
+            "documents": self.writer.documents,
+            "tokens": self.writer.tokens,
+            **self.labels.to_dict(),
+            "tokenizer": self.record,
+            "dtype": self.writer.dtype.name,
+            "bin_sha256": self.writer.bin_sha256,
+            "idx_sha256": self.writer.idx_sha256,
+            **self.provenance,
+        }
 
     def publish(self) -> None:
         """The old .idx goes first and the new one comes last, so no moment shows an .idx beside a .bin or
         a record of another run."""
-        self.builder.finalize(str(self.partial_idx))
+        self.writer.finalize(self.partial_idx)
         self.idx.unlink(missing_ok=True)
         if self.record is None:
             self.record_path.unlink(missing_ok=True)
         else:
-            self.partial_record.write_text(json.dumps(self.record, indent=2) + "\n")
-            rename_into_place(self.partial_record, self.record_path)
+            self._replace(self.record_path, self.record)
+        self._replace(self.manifest_path, self.manifest())
         rename_into_place(self.partial_bin, self.bin)
         rename_into_place(self.partial_idx, self.idx)
 
+    def _replace(self, path: Path, content: dict) -> None:
+        partial = self.staging / path.name
+        partial.write_text(json.dumps(content, indent=2) + "\n")
+        rename_into_place(partial, path)
+
     def discard(self) -> None:
         """Close the files; the staging folder goes with the ownership."""
-        self.builder.data_file.close()
-
-    def add_dataset(self, prefix: str) -> None:
-        """Append a whole finished dataset (megatron-core concatenates index and data)."""
-        self.builder.add_index(prefix)
+        self.writer.discard()

@@ -24,6 +24,7 @@ from megatron.core.datasets.utils import Split, get_blend_from_list
 
 from megatron_sc2 import mcore_compat
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
+from megatron_sc2.data.manifest import log_contents
 from megatron_sc2.data.tokenizer import Tokenizer
 from megatron_sc2.data.tokenizer_record import describe, read_record, record_path, tokenizer_record
 
@@ -109,6 +110,7 @@ def build_datasets(
     for prefix in blend[0]:
         check_prefix(prefix, config)
         check_tokenizer(prefix, tokenizer)
+        log_contents(prefix)
     dataset_class = FIMGPTDataset if fim is not None and fim.rate > 0 else GPTDataset
     builder = BlendedMegatronDatasetBuilder(dataset_class, list(num_samples), lambda: True, config)
     return tuple(builder.build())

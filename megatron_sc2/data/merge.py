@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_output
+from megatron_sc2.data.manifest import read_manifest
 from megatron_sc2.data.tokenizer_record import describe, read_record
 
 logger = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ def merged_record(prefixes: list[str], output_prefix: str, log: Callable[[str], 
     return None
 
 
-def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info) -> None:
-    """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order, and their
-    tokenizer record."""
+def merge_datasets(
+    prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info, command: list[str] = ()
+) -> None:
+    """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order, their tokenizer
+    record and the sum of their manifests (`command` is recorded in it)."""
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     record = merged_record(prefixes, output_prefix, log)
@@ -67,11 +70,13 @@ def merge_datasets(prefixes: list[str], output_prefix: str, log: Callable[[str],
         raise ValueError(f"datasets have different token dtypes (different tokenizers?): {listing}")
     if output_prefix in dtypes:
         raise ValueError(f"output {output_prefix} is also an input")
+    manifests = {prefix: read_manifest(prefix) for prefix in prefixes}
+    provenance = {"inputs": prefixes, "command": list(command)}
     with dataset_output(output_prefix, log) as lock:
-        writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging, record)
+        writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging, record, provenance)
         try:
             for prefix in prefixes:
-                writer.add_dataset(prefix)
+                writer.add_dataset(prefix, manifests[prefix])
             lock.check_owner()
             writer.publish()
         except BaseException:

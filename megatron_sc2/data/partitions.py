@@ -2,9 +2,10 @@
 
 Plain documents: partition i of n takes a contiguous run of the (sorted) input files, balanced by
 size, so concatenating partitions 0..n-1 gives the single-run order. Repository context: files of
-one repository may sit in any input file, so every partition reads all input and keeps the
-repositories whose hash falls in its contiguous slice of the 64-bit hash space; repositories are
-written in hash order, so again the concatenation is the single-run output.
+one repository may sit in any input file, so partition i keeps the repositories whose hash falls in
+its contiguous slice of the 64-bit hash space, routed to it by the readers of all input slices (see
+repo_routing); repositories are written in hash order, so again the concatenation is the single-run
+output.
 """
 
 from __future__ import annotations

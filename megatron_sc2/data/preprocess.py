@@ -1,7 +1,7 @@
 """JSONL / Parquet code corpora -> Megatron `{prefix}_{key}_document.bin/.idx` token datasets.
 
 The pipeline is one reading thread and `workers` encoding threads: the main thread reads, parses and
-validates records and writes finished documents through megatron-core's `IndexedDatasetBuilder`;
+validates records and writes finished documents through index_writer (megatron-core's format);
 the encoders (tiktoken or Hugging Face, both release the GIL) run in a thread pool on batches of
 about a megabyte, at most two per thread in flight, so memory stays bounded and output order is
 input order. The run owns the output prefix (see dataset_writer.dataset_output); outputs are written in
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +24,12 @@ import numpy as np
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_output, dataset_prefix
 from megatron_sc2.data.fast_encoder import Encoder, build_encoder
 from megatron_sc2.data.inputs import CorruptInput, expand_inputs, input_folders, read_records
+from megatron_sc2.data.manifest import manifest_path
 from megatron_sc2.data.partitions import file_range, repo_hash_range
 from megatron_sc2.data.preprocess_stats import ProgressMeter, RunStats
 from megatron_sc2.data.records import Skip, parse, text_field
 from megatron_sc2.data.repo_context import Part, RepoFormat, RepoSpill, repo_hash
+from megatron_sc2.data.repo_routing import Router, reader_folder, routed_files, routed_paths
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
 from megatron_sc2.data.tokenizer import load_tokenizer
 from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
@@ -56,6 +59,11 @@ class PreprocessConfig:
     max_bad_fraction: float = 0.01
     partition_index: int = 0
     num_partitions: int = 1
+    route_dir: str | None = None  # partitioned --repo-context: the readers' route files (repo_routing)
+    route: bool = False  # only pass 1: route this partition's input slice into route_dir
+    language_key: str = "language"
+    source_key: str = "source"
+    command: list[str] = field(default_factory=lambda: list(sys.argv))  # for the manifest
 
 
 class BadInputError(RuntimeError):
@@ -67,6 +75,7 @@ class Document:
     key: str
     parts: list[Part]  # text to encode, or token ids
     text_bytes: int
+    labels: dict[str, str | None] = field(default_factory=dict)  # language and source, for the manifest
 
 
 def stats_path(output_prefix: str) -> Path:
@@ -117,9 +126,11 @@ def _records(files: list[Path], columns: list[str], meter: ProgressMeter) -> Ite
     finished = 0  # bytes of the files before the current one
     for path in files:
         try:
-            yield from read_records(
+            for record in read_records(
                 path, columns, lambda position, before=finished: meter.advance(before + position)
-            )
+            ):
+                meter.stats.records_read += 1
+                yield record
         except CorruptInput as error:
             meter.log(f"skipping the rest of a corrupt input file: {error}")
             meter.stats.record(["corrupt_file"])
@@ -137,37 +148,34 @@ def plain_documents(
     meter.start(sum(f.stat().st_size for f in files))
     stats = meter.stats
     suffix = [eod] if config.append_eod else []
-    for record in _records(files, config.json_keys, meter):
+    columns = [*config.json_keys, config.language_key, config.source_key]
+    for record in _records(files, columns, meter):
         reasons = []
         try:
             obj = parse(record)
+            labels = {"language": _label(obj, config.language_key), "source": _label(obj, config.source_key)}
             for key in config.json_keys:
                 try:
                     text = text_field(obj, key, config.max_document_bytes)
                 except Skip as skip:
                     reasons.append(skip.reason)
                     continue
-                yield Document(key, [text, *suffix], len(text.encode("utf-8")))
+                yield Document(key, [text, *suffix], len(text.encode("utf-8")), labels)
         except Skip as skip:
             reasons.append(skip.reason)
         stats.record(reasons)
 
 
-def repo_documents(
-    config: PreprocessConfig, files: list[Path], tokenizer, spill_dir: Path, meter: ProgressMeter
-) -> Iterator[Document]:
-    """One document per repository (see repo_context), after grouping all files on disk."""
+def _label(obj: dict, key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def repo_files(config: PreprocessConfig, files: list[Path], meter: ProgressMeter) -> Iterator[tuple[str, str, str]]:
+    """(repository, path, content) of each valid record of `files`; the others are counted."""
     (key,) = config.json_keys
-    repo_format = RepoFormat(
-        tokenizer.token_id(REPO_NAME), tokenizer.token_id(FILE_SEP), tokenizer.eod, config.seed,
-        config.max_document_bytes,
-    )  # fmt: skip
-    input_bytes = sum(f.stat().st_size for f in files)
-    spill = RepoSpill(spill_dir, input_bytes, repo_hash_range(config.partition_index, config.num_partitions))
-    stats, log = meter.stats, meter.log
-    grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
-    grouping.start(input_bytes)
-    for record in _records(files, [key, config.repo_key, config.path_key], grouping):
+    stats = meter.stats
+    for record in _records(files, [key, config.repo_key, config.path_key], meter):
         try:
             obj = parse(record)
             repo = text_field(obj, config.repo_key, allow_empty=True)
@@ -176,17 +184,79 @@ def repo_documents(
         except Skip as skip:
             stats.record([skip.reason])
             continue
-        repo_key = repo_hash(repo)
-        if spill.owns(repo_key):
-            spill.add(repo_key, repo, path, content)
+        stats.record()
+        meter.tick(stats.records)
+        yield repo, path, content
+
+
+def repo_documents(
+    config: PreprocessConfig, files: list[Path], tokenizer, spill_dir: Path, meter: ProgressMeter
+) -> Iterator[Document]:
+    """One document per repository (see repo_context), after grouping all files on disk. A partition
+    takes its files from the route files of pass 1 (see repo_routing), a single run from the input."""
+    (key,) = config.json_keys
+    repo_format = RepoFormat(
+        tokenizer.token_id(REPO_NAME), tokenizer.token_id(FILE_SEP), tokenizer.eod, config.seed,
+        config.max_document_bytes,
+    )  # fmt: skip
+    stats, log = meter.stats, meter.log
+    grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
+    if config.route_dir is None:
+        input_bytes = sum(f.stat().st_size for f in files)
+        grouping.start(input_bytes)
+        sources = ((*file, None) for file in repo_files(config, files, grouping))
+    else:
+        routes = routed_paths(Path(config.route_dir), config.partition_index, config.num_partitions)
+        input_bytes = sum(route.stat().st_size for route in routes)
+        grouping.start(input_bytes)
+        sources = routed_files(routes)
+    spill = RepoSpill(spill_dir, input_bytes, repo_hash_range(config.partition_index, config.num_partitions))
+    for repo, path, content, done in sources:
+        spill.add(repo_hash(repo), repo, path, content)
+        if done is not None:
             stats.record()
-        grouping.tick(stats.records)
+            grouping.advance(done)
+            grouping.tick(stats.records)
     log(f"grouped {stats.records:,} files into {spill.num_buckets} bucket(s), {spill.bytes / 1e6:,.1f} MB")
     meter.start(spill.bytes)
-    for repo, repo_files, content, done in spill.repositories():
-        for parts in repo_format.documents(repo, repo_files, content):
+    for repo, repo_files_, content, done in spill.repositories():
+        for parts in repo_format.documents(repo, repo_files_, content):
             yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)))
         meter.advance(done)
+
+
+def route(config: PreprocessConfig, files: list[Path], log: Callable[[str], None]) -> RunStats:
+    """Pass 1 of a partitioned --repo-context run: this partition's slice of the input files into one
+    route file per partition, published whole as `{route_dir}/reader-{index}/` with its stats."""
+    sizes = [f.stat().st_size for f in files]
+    files = [files[i] for i in file_range(sizes, config.partition_index, config.num_partitions)]
+    folder = reader_folder(Path(config.route_dir), config.partition_index)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stats = RunStats()
+    meter = ProgressMeter(stats, "files routed", config.log_interval, log)
+    meter.start(sum(f.stat().st_size for f in files))
+    with dataset_output(str(folder), log) as lock:
+        router = Router(lock.staging / folder.name, config.num_partitions)
+        try:
+            for repo, path, content in repo_files(config, files, meter):
+                router.add(repo_hash(repo), repo, path, content)
+        finally:
+            router.close()
+        check_bad_fraction(config, stats)
+        lock.check_owner()
+        stats.write_json(lock.staging / folder.name / "stats.json", True, {}, lock.staging)
+        lock.publish(lock.staging / folder.name, folder)
+    for line in stats.summary():
+        log(line)
+    return stats
+
+
+def check_bad_fraction(config: PreprocessConfig, stats: RunStats) -> None:
+    if stats.bad_fraction > config.max_bad_fraction:
+        raise BadInputError(
+            f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
+            f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
+        )
 
 
 def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], stats: RunStats) -> str:
@@ -200,7 +270,8 @@ def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], sta
 def output_paths(config: PreprocessConfig) -> list[Path]:
     prefixes = [dataset_prefix(config.output_prefix, key) for key in config.json_keys]
     datasets = [Path(prefix + ext) for prefix in prefixes for ext in (".bin", ".idx")]
-    return [*datasets, *map(record_path, prefixes), stats_path(config.output_prefix)]
+    records = [*map(record_path, prefixes), *map(manifest_path, prefixes)]
+    return [*datasets, *records, stats_path(config.output_prefix)]
 
 
 def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
@@ -223,6 +294,19 @@ def check_outputs(config: PreprocessConfig, files: list[Path]) -> None:
             )
 
 
+def check_route(config: PreprocessConfig) -> None:
+    """A partitioned --repo-context run goes through route files; nothing else does."""
+    if (config.route or config.route_dir) and not config.repo_context:
+        raise ValueError("--route and --route-dir are for --repo-context runs")
+    if config.route and not config.route_dir:
+        raise ValueError("--route writes into --route-dir: name the folder that all partitions share")
+    if config.repo_context and config.num_partitions > 1 and not config.route_dir:
+        raise ValueError(
+            f"--repo-context over --num-partitions {config.num_partitions} reads the input in two passes: "
+            "run each partition with --route --route-dir DIR, then each with --route-dir DIR"
+        )
+
+
 def check_keys(config: PreprocessConfig) -> None:
     """Each key is one dataset: a key named twice is a typo that would write every document twice."""
     if config.repo_context and len(config.json_keys) != 1:
@@ -237,7 +321,10 @@ def check_keys(config: PreprocessConfig) -> None:
 def preprocess(config: PreprocessConfig, log: Callable[[str], None] = logger.info) -> RunStats:
     """Run the whole job; on any failure nothing that looks like a finished dataset is left behind."""
     check_keys(config)
+    check_route(config)
     files = expand_inputs(config.inputs)
+    if config.route:
+        return route(config, files, log)
     check_outputs(config, files)
     with dataset_output(config.output_prefix, log) as lock:
         return _preprocess(config, files, lock, log)
@@ -255,10 +342,13 @@ def _preprocess(
     stats = RunStats()
     writers: dict[str, DatasetWriter] = {}
     record = tokenizer_record(tokenizer)
+    provenance = {"inputs": [str(f) for f in files], "command": config.command}
+    if config.num_partitions > 1:
+        provenance["partition"] = [config.partition_index, config.num_partitions]
     try:
         for key in config.json_keys:
             prefix = dataset_prefix(config.output_prefix, key)
-            writers[key] = DatasetWriter(prefix, dtype, lock.staging, record)
+            writers[key] = DatasetWriter(prefix, dtype, lock.staging, record, provenance)
         meter = ProgressMeter(stats, "documents written", config.log_interval, log)
         if config.repo_context:
             documents = repo_documents(config, files, tokenizer, lock.staging / "repo-spill", meter)
@@ -267,15 +357,11 @@ def _preprocess(
         for written, (document, tokens) in enumerate(
             encode_in_order(encoder, documents, config.workers, not config.repo_context), 1
         ):
-            writers[document.key].add(tokens)
+            writers[document.key].add(tokens, document.labels)
             stats.written(document.key, len(tokens))
             stats.text_bytes += document.text_bytes
             meter.tick(written)
-        if stats.bad_fraction > config.max_bad_fraction:
-            raise BadInputError(
-                f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
-                f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
-            )
+        check_bad_fraction(config, stats)
         for key in config.json_keys:
             if not stats.documents[key]:
                 raise BadInputError(_nothing_to_write(config, key, files, stats))

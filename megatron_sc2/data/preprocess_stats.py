@@ -16,7 +16,8 @@ from megatron_sc2.publish import rename_into_place
 
 @dataclass
 class RunStats:
-    records: int = 0
+    records: int = 0  # files or documents considered: read here, or routed here by pass 1
+    records_read: int = 0  # from input files by this task
     bad_records: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> documents (or records) not written
     documents: Counter = field(default_factory=Counter)  # json key -> documents written
@@ -44,6 +45,7 @@ class RunStats:
         return {
             "complete": complete,
             "records": self.records,
+            "records_read": self.records_read,
             "bad_records": self.bad_records,
             "bad_fraction": round(self.bad_fraction, 6),
             "skipped": {reason: self.skipped[reason] for reason in SKIP_REASONS if self.skipped[reason]},

@@ -75,10 +75,10 @@ def dry_run(options: argparse.Namespace, argv: list[str], world_size: int) -> in
 
     world_size = options.world_size or world_size
     run = parse_args(argv, world_size=world_size)  # every check a launch makes; all problems at once
-    missing = missing_data(run.data_path)
+    missing = missing_data(run.data.data_path)
     if missing:
         raise SystemExit("invalid pretraining configuration:\n  - " + "\n  - ".join(missing))
-    run = with_tokenizer_vocab(run, load_tokenizer(run.tokenizer_type, run.tokenizer_model))
+    run = with_tokenizer_vocab(run, load_tokenizer(run.data.tokenizer_type, run.data.tokenizer_model))
     plan = plan_launch(run, world_size, gpu_memory_gib=options.gpu_memory_gib, assumed_mfu=options.assumed_mfu)
     print(table(plan, run), flush=True)
     if options.plan_output:

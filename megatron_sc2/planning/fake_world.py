@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import contextlib
 
-import torch
-
 from megatron_sc2.config import ParallelConfig
 from megatron_sc2.runtime import cpu_backend
 
 
 @contextlib.contextmanager
 def fake_world(parallel: ParallelConfig, rank: int, world_size: int, seed: int = 1234):
-    import torch.testing._internal.distributed.fake_pg  # noqa: F401 (registers the "fake" backend)
+    import torch.testing._internal.distributed.fake_pg
     from megatron.core import parallel_state, tensor_parallel
     from torch.testing._internal.distributed.fake_pg import FakeStore
 

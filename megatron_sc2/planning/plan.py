@@ -19,8 +19,8 @@ from megatron_sc2.planning.cost import StageCost, stage_cost
 from megatron_sc2.planning.fake_world import fake_world, first_rank_of_pipeline_stage
 from megatron_sc2.planning.layer_spec import planning_spec
 from megatron_sc2.planning.weights import RankWeights, build_rank_weights
-from megatron_sc2.training.trainer import stage_model_config
 from megatron_sc2.training.flops import device_peak_tflops
+from megatron_sc2.training.trainer import stage_model_config
 
 GIB = 2**30
 DEFAULT_GPU = "h100"  # the launchers' nodes: 8x H100 80GB
@@ -40,11 +40,11 @@ class LaunchSettings:
 def launch_settings(run) -> LaunchSettings:
     """The one place that knows where these options live in a RunConfig."""
     return LaunchSettings(
-        micro_batch_size=run.micro_batch_size,
-        recompute=RecomputeConfig(run.recompute_granularity, num_layers=run.recompute_num_layers),
-        bf16=run.bf16,
-        seed=run.seed,
-        peak_tflops=run.peak_tflops,
+        micro_batch_size=run.batch.micro_batch_size,
+        recompute=RecomputeConfig(run.parallel_options.recompute_granularity, num_layers=run.parallel_options.recompute_num_layers),
+        bf16=run.optimizer.bf16,
+        seed=run.logging.seed,
+        peak_tflops=run.logging.peak_tflops,
     )
 
 
@@ -115,7 +115,10 @@ class PipelineRankWeights:
 def stage_weights(run, stage, world_size: int, attention: str = "flash") -> list[PipelineRankWeights]:
     """Each pipeline rank's chunks and DDP buffers at this stage, in that rank's fake world."""
     from megatron.core import parallel_state
-    from megatron.core.num_microbatches_calculator import get_num_microbatches, init_num_microbatches_calculator
+    from megatron.core.num_microbatches_calculator import (
+        get_num_microbatches,
+        init_num_microbatches_calculator,
+    )
 
     settings, parallel = launch_settings(run), run.parallel
     model = stage_model_config(run, stage)

@@ -36,9 +36,9 @@ def layout_line(plan: LaunchPlan, run) -> str:
     parallel = run.parallel
     parts = [f"TP {plan.tp} x PP {plan.pp}" + (f" (x {plan.vpp} virtual)" if plan.vpp else "") + f" x DP {plan.dp}"]
     parts.append("sequence parallel" if parallel.sequence_parallel else "no sequence parallel")
-    parts.append(f"{run.recompute_granularity} recompute" if run.recompute_granularity else "no recompute")
+    parts.append(f"{run.parallel_options.recompute_granularity} recompute" if run.parallel_options.recompute_granularity else "no recompute")
     parts.append("distributed optimizer" if parallel.use_distributed_optimizer else "replicated optimizer")
-    parts.append(f"micro batch {run.micro_batch_size}")
+    parts.append(f"micro batch {run.batch.micro_batch_size}")
     return ", ".join(parts)
 
 
@@ -51,8 +51,8 @@ def table(plan: LaunchPlan, run) -> str:
         cost = stage.cost
         lines += [
             "",
-            f"stage {stage.name}: seq {stage.seq_length}, global batch {stage.global_batch_size} = "
-            f"{stage.num_microbatches} microbatches x {run.micro_batch_size} x DP {plan.dp}; GiB per GPU:",
+            (f"stage {stage.name}: seq {stage.seq_length}, global batch {stage.global_batch_size} = "
+             f"{stage.num_microbatches} microbatches x {run.batch.micro_batch_size} x DP {plan.dp}; GiB per GPU:"),
             header,
         ]
         for rank in stage.ranks:

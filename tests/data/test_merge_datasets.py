@@ -28,9 +28,17 @@ def shards(tmp_path_factory, stdlib_records) -> Path:
     """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
     folder = tmp_path_factory.mktemp("shards")
     for shard in range(7):
-        records = stdlib_records[shard::7][: 10 + 12 * shard]
+        records = [labelled(r, i) for i, r in enumerate(stdlib_records[shard::7][: 10 + 12 * shard])]
         (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
+
+
+def labelled(record: dict, number: int) -> dict:
+    """The record with a source, and a language unless `number` is a multiple of 5 (that count as "(none)")."""
+    labels = {"source": "docs" if number % 2 else "code"}
+    if number % 5:
+        labels["language"] = "Python" if number % 3 else "Cython"
+    return {**record, **labels}
 
 
 def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
@@ -46,17 +54,19 @@ def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
 @pytest.mark.parametrize("repo_context", [False, True], ids=["plain", "repo-context"])
 def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_dir, repo_context):
     single = run(sc2_tokenizer_dir, shards, tmp_path / "single", repo_context=repo_context)
-    parts = [
-        run(
-            sc2_tokenizer_dir,
-            shards,
-            tmp_path / "parts" / f"p{i:03d}",
-            i,
-            PARTITIONS,
-            repo_context=repo_context,
-        )
-        for i in range(PARTITIONS)
-    ]
+    options = {"repo_context": repo_context}
+    if repo_context:  # pass 1: each partition routes its slice of the input, read once in all
+        options["route_dir"] = str(tmp_path / "route")
+        for i in range(PARTITIONS):
+            run(sc2_tokenizer_dir, shards, tmp_path / "unused", i, PARTITIONS, route=True, **options)
+        read = [json.loads((tmp_path / "route" / f"reader-{i:05d}" / "stats.json").read_text())["records_read"]
+                for i in range(PARTITIONS)]
+        assert sum(read) == sum(len(f.read_text().splitlines()) for f in shards.iterdir()) and min(read) > 0
+    parts = [run(sc2_tokenizer_dir, shards, tmp_path / "parts" / f"p{i:03d}", i, PARTITIONS, **options)
+             for i in range(PARTITIONS)]
+    if repo_context:
+        assert [json.loads((tmp_path / "parts" / f"p{i:03d}_stats.json").read_text())["records_read"]
+                for i in range(PARTITIONS)] == [0] * PARTITIONS
     sizes = [Path(part + ".bin").stat().st_size for part in parts]
     assert sum(size > 0 for size in sizes) >= 2  # the work really was split
 
@@ -64,6 +74,17 @@ def test_merged_partitions_equal_a_single_run(tmp_path, shards, sc2_tokenizer_di
     assert merge_tool().main(["--input", str(tmp_path / "parts"), "--output-prefix", merged]) == 0
     for suffix in (".bin", ".idx", ".tokenizer-id.json"):
         assert Path(merged + suffix).read_bytes() == Path(single + suffix).read_bytes()
+    single_manifest, merged_manifest = (json.loads(Path(p + ".manifest.json").read_text()) for p in (single, merged))
+    provenance = ("inputs", "command")
+    assert {k: v for k, v in merged_manifest.items() if k not in provenance} == {
+        k: v for k, v in single_manifest.items() if k not in provenance
+    }
+    assert merged_manifest["inputs"] == parts
+    assert merged_manifest["command"][1:] == ["--input", str(tmp_path / "parts"), "--output-prefix", merged]
+    if not repo_context:
+        assert sum(v["tokens"] for v in single_manifest["by_language"].values()) == single_manifest["tokens"]
+        assert set(single_manifest["by_language"]) == {"Python", "Cython", "(none)"}
+        assert set(single_manifest["by_source"]) == {"code", "docs"}
 
 
 def test_merge_refuses_datasets_of_different_tokenizers(tmp_path, shards, sc2_tokenizer_dir, caplog):
@@ -117,3 +138,18 @@ def test_merge_keeps_the_given_order_and_rejects_mixed_dtypes(tmp_path):
     assert (
         merge_tool().main(["--input", str(tmp_path / "missing"), "--output-prefix", str(tmp_path / "m")]) == 1
     )
+
+
+def test_a_partition_waits_for_every_reader(tmp_path, shards, sc2_tokenizer_dir):
+    options = {"repo_context": True, "route_dir": str(tmp_path / "route")}
+    run(sc2_tokenizer_dir, shards, tmp_path / "unused", 0, PARTITIONS, route=True, **options)
+    with pytest.raises(FileNotFoundError, match=f"reader 1 of {PARTITIONS} has not finished"):
+        run(sc2_tokenizer_dir, shards, tmp_path / "p000", 0, PARTITIONS, **options)
+    assert [p.name for p in tmp_path.glob("p000*")] == ["p000_stats.json"]  # only the failure's record
+    assert not json.loads((tmp_path / "p000_stats.json").read_text())["complete"]
+    assert sorted(p.name for p in (tmp_path / "route").iterdir()) == ["reader-00000"]
+
+
+def test_repo_context_partitions_need_a_route_dir(tmp_path, shards, sc2_tokenizer_dir):
+    with pytest.raises(ValueError, match="reads the input in two passes: run each partition with --route"):
+        run(sc2_tokenizer_dir, shards, tmp_path / "p000", 0, PARTITIONS, repo_context=True)

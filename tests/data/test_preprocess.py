@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import subprocess
 import sys
@@ -63,12 +64,19 @@ def test_cli_end_to_end(tmp_path, stdlib_jsonl, stdlib_records, sc2_tokenizer_di
     assert stats["skipped"] == ({"empty": empty} if empty else {})
     assert stats["tokens"]["content"] == len(np.concatenate([dataset[i] for i in range(len(dataset))]))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "stdlib_content_document.bin", "stdlib_content_document.idx", "stdlib_content_document.tokenizer-id.json",
-        "stdlib_stats.json",
+        "stdlib_content_document.bin", "stdlib_content_document.idx", "stdlib_content_document.manifest.json",
+        "stdlib_content_document.tokenizer-id.json", "stdlib_stats.json",
     ]  # fmt: skip
     record = json.loads(Path(f"{prefix}_content_document.tokenizer-id.json").read_text())
     assert record == {"sha256": sc2_tokenizer.identity, "vocab_size": 2048, "type": "HuggingFaceTokenizer",
                       "model": str(sc2_tokenizer_dir)}
+    manifest = json.loads(Path(f"{prefix}_content_document.manifest.json").read_text())
+    digests = {f"{ext}_sha256": hashlib.sha256(Path(f"{prefix}_content_document.{ext}").read_bytes()).hexdigest()
+               for ext in ("bin", "idx")}
+    assert manifest == {
+        "documents": len(dataset), "tokens": stats["tokens"]["content"], "tokenizer": record, "dtype": "uint16",
+        **digests, "inputs": [str(stdlib_jsonl)], "command": command[1:],
+    }  # fmt: skip
 
 
 def test_compressed_and_parquet_inputs_equal_jsonl(tmp_path, stdlib_records, sc2_tokenizer_dir):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from megatron_sc2.data import preprocess as preprocess_module
 from megatron_sc2 import publish
+from megatron_sc2.data import preprocess as preprocess_module
 from megatron_sc2.data.dataset_writer import dataset_output
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
 from megatron_sc2.publish import OutputBusy
@@ -78,7 +78,8 @@ def test_a_second_run_on_the_same_prefix_is_refused(tmp_path, stdlib_jsonl, stdl
     expected = [ids + [sc2_tokenizer.eod] for ids in sc2_tokenizer.encode_batch(texts)]
     assert read_dataset(f"{prefix}_content_document") == expected
     assert sorted(p.name for p in prefix.parent.iterdir()) == [
-        "c_content_document.bin", "c_content_document.idx", "c_content_document.tokenizer-id.json",
+        "c_content_document.bin", "c_content_document.idx", "c_content_document.manifest.json",
+        "c_content_document.tokenizer-id.json",
         "c_stats.json",
     ]  # fmt: skip
 
@@ -103,7 +104,8 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, stdlib_jsonl, sc2
     preprocess(config, log=messages.append)
     assert any(f"pid {killed.pid}" in m and "is gone; taking it over" in m for m in messages), messages
     assert sorted(p.name for p in prefix.parent.iterdir()) == [
-        "c_content_document.bin", "c_content_document.idx", "c_content_document.tokenizer-id.json",
+        "c_content_document.bin", "c_content_document.idx", "c_content_document.manifest.json",
+        "c_content_document.tokenizer-id.json",
         "c_stats.json",
     ]  # fmt: skip
 

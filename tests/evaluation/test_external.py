@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from megatron_sc2.evaluation.scoring import score
 from megatron_sc2.evaluation.sandbox import RLIMITS, Limits, Sandbox, toolchain_missing
+from megatron_sc2.evaluation.scoring import score
 from megatron_sc2.evaluation.tasks import MANIFEST, MBPP, MultiPLE, sha256, verified_records
 
 MBPP_RECORDS = [

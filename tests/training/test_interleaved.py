@@ -9,8 +9,8 @@ import torch
 from conversion.tiny import megatron_logits
 from pretrain_runs import SCHEDULE, base_args, losses, pretrain
 
-from megatron_sc2.conversion import export_to_hf
 from megatron_sc2.checkpoint import latest_iteration, resolve, write_marker
+from megatron_sc2.conversion import export_to_hf
 
 INTERLEAVED = ["--pipeline-model-parallel-size", "2", "--num-layers-per-virtual-pipeline-stage", "1"]
 # Layouts agree to reduction-order noise; Adam's g / (sqrt(v) + eps) magnifies it in near-zero

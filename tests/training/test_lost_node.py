@@ -11,8 +11,8 @@ import pytest
 from multirank import REPO, free_port
 from pretrain_runs import SCHEDULE, base_args, environment, losses, pretrain, read_metrics
 
-from megatron_sc2.runtime.watchdog import EXIT_CODE
 from megatron_sc2.checkpoint import latest_iteration, resolve
+from megatron_sc2.runtime.watchdog import EXIT_CODE
 
 STEPS = ["--tensor-model-parallel-size", "2", "--seq-length", "64", "--global-batch-size", "4",
          "--train-iters", "10", *SCHEDULE]

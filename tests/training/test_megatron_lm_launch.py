@@ -10,8 +10,8 @@ import sys
 import pytest
 from pretrain_runs import environment, pretrain, read_metrics
 
-from megatron_sc2.data.tokenizer import HuggingFaceTokenizer
 from megatron_sc2.checkpoint import latest_iteration
+from megatron_sc2.data.tokenizer import HuggingFaceTokenizer
 
 LR, MIN_LR, WARMUP = 3e-3, 3e-4, 2
 

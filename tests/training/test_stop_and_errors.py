@@ -7,8 +7,8 @@ import time
 import pytest
 from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
 
-from megatron_sc2.training.arguments import parse_args
 from megatron_sc2.checkpoint import CheckpointError, latest_iteration, resolve
+from megatron_sc2.training.arguments import parse_args
 
 
 def test_sigterm_saves_a_checkpoint_and_exits(training_data, tmp_path):

@@ -10,15 +10,15 @@ import warnings
 from pathlib import Path
 
 warnings.simplefilter("ignore")
-import torch  # noqa: E402
-from torch.distributed._tools.mem_tracker import MemTracker  # noqa: E402
+import torch
+from torch.distributed._tools.mem_tracker import MemTracker
 
-from megatron_sc2 import runtime  # noqa: E402
-from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config  # noqa: E402
-from megatron_sc2.planning import plan_launch  # noqa: E402
-from megatron_sc2.training.arguments import parse_args  # noqa: E402
-from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp  # noqa: E402
-from megatron_sc2.training.step import train_step  # noqa: E402
+from megatron_sc2 import runtime
+from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config
+from megatron_sc2.planning import plan_launch
+from megatron_sc2.training.arguments import parse_args
+from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
+from megatron_sc2.training.step import train_step
 
 out, tokenizer, tp, seq, micro = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else None

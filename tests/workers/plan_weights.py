@@ -10,8 +10,8 @@ import sys
 import warnings
 
 warnings.simplefilter("ignore")
-from megatron_sc2.planning.plan import stage_weights  # noqa: E402
-from megatron_sc2.training.arguments import parse_args  # noqa: E402
+from megatron_sc2.planning.plan import stage_weights
+from megatron_sc2.training.arguments import parse_args
 
 tokenizer, layouts = sys.argv[1], sys.argv[2:]
 results = {}
