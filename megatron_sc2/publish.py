@@ -202,10 +202,11 @@ def rename_into_place(staged: Path, final: Path) -> None:
     os.replace(staged, final)
 
 
-def write_whole(path: Path, write: Callable[[Path], None]) -> None:
-    """`path` holds all that `write` writes or stays as it was: written under a hidden name, then renamed."""
+def write_whole(path: Path, write: Callable[[Path], None], staging: Path | None = None) -> None:
+    """`path` holds all that `write` writes or stays as it was: written under a hidden name beside it, or
+    in an owner's `staging` folder (whose leftovers the next owner removes), then renamed."""
     path = Path(path)
-    staged = path.with_name(f".{path.name}.partial")
+    staged = staging / path.name if staging is not None else path.with_name(f".{path.name}.partial")
     try:
         write(staged)
         os.replace(staged, path)
@@ -213,8 +214,8 @@ def write_whole(path: Path, write: Callable[[Path], None]) -> None:
         staged.unlink(missing_ok=True)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_whole(path, lambda staged: staged.write_text(text, encoding="utf-8"))
+def write_text(path: Path, text: str, staging: Path | None = None) -> None:
+    write_whole(path, lambda staged: staged.write_text(text, encoding="utf-8"), staging)
 
 
 def _lock(fd: int) -> None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2.data.mixture import data_path, epochs, mixture
 
 

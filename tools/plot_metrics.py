@@ -21,7 +21,6 @@ import sys
 from itertools import pairwise
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from megatron_sc2 import publish
 
 

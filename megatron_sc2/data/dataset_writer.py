@@ -1,9 +1,7 @@
 """Writing a Megatron indexed dataset so that no failure leaves a pair that looks complete.
 
-            self._replace(self.record_path, self.record)
-        self._replace(self.manifest_path, self.manifest())
-        os.replace(self.partial_bin, self.bin)
-        os.replace(self.partial_idx, self.idx)
+Everything is written in the owner's staging folder. Publishing removes the old `.idx` first, then renames
+the tokenizer record, the manifest, the `.bin` and, last, the `.idx` into place.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import numpy as np
 from megatron_sc2.data.index_writer import IndexedDatasetWriter
 from megatron_sc2.data.manifest import LabelCounts, manifest_path
 from megatron_sc2.data.tokenizer_record import record_path
-from megatron_sc2.publish import Output, WithoutLocks, rename_into_place
+from megatron_sc2.publish import Output, WithoutLocks, rename_into_place, write_text
 
 
 def dataset_output(output_prefix: str, log: Callable[[str], None]) -> Output:
@@ -91,9 +89,7 @@ class DatasetWriter:
         rename_into_place(self.partial_idx, self.idx)
 
     def _replace(self, path: Path, content: dict) -> None:
-        partial = self.staging / path.name
-        partial.write_text(json.dumps(content, indent=2) + "\n")
-        rename_into_place(partial, path)
+        write_text(path, json.dumps(content, indent=2) + "\n", staging=self.staging)
 
     def discard(self) -> None:
         """Close the files; the staging folder goes with the ownership."""

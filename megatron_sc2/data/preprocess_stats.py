@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from megatron_sc2.data.records import BAD_REASONS, SKIP_REASONS
-from megatron_sc2.publish import rename_into_place
+from megatron_sc2.publish import write_text
 
 
 @dataclass
@@ -58,9 +58,7 @@ class RunStats:
 
     def write_json(self, path: Path, complete: bool, extra: dict, staging: Path) -> None:
         """Written in the run's staging folder and renamed, like the dataset itself."""
-        partial = staging / path.name
-        partial.write_text(json.dumps({**self.to_dict(complete), **extra}, indent=2) + "\n")
-        rename_into_place(partial, path)
+        write_text(path, json.dumps({**self.to_dict(complete), **extra}, indent=2) + "\n", staging=staging)
 
     def summary(self) -> list[str]:
         elapsed = time.perf_counter() - self.started

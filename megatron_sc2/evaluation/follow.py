@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from megatron_sc2 import checkpoint
 from megatron_sc2.conversion import export_to_hf
 from megatron_sc2.evaluation.evaluate import EvalConfig, evaluate
-from megatron_sc2.training import checkpointing
 
 PREFIX = "eval/"
 
@@ -35,15 +35,6 @@ def evaluated_iterations(metrics_file: Path) -> set[int]:
     return done
 
 
-def complete_iterations(root: Path) -> list[int]:
-    """The iterations of root's iter_* folders up to its marker: those training has finished writing."""
-    latest = checkpointing.latest_iteration(root)
-    if latest is None:
-        return []
-    found = (int(p.name.removeprefix("iter_")) for p in root.glob("iter_*") if p.name.removeprefix("iter_").isdigit())
-    return sorted(i for i in found if i <= latest)
-
-
 def metrics_record(iteration: int, consumed_tokens: int | None, metrics: dict) -> dict:
     record = {"iteration": iteration, "consumed_tokens": consumed_tokens}
     for task, values in metrics.items():
@@ -54,12 +45,11 @@ def metrics_record(iteration: int, consumed_tokens: int | None, metrics: dict) -
 
 
 def evaluate_checkpoint(config: EvalConfig, iteration: int) -> dict:
-    meta = json.loads((checkpointing.iteration_dir(config.run, iteration) / checkpointing.SC2_METADATA).read_text())
-    consumed = (meta.get("train_state") or {}).get("consumed_tokens")
+    consumed = (checkpoint.read_metadata(config.run, iteration).get("train_state") or {}).get("consumed_tokens")
     with tempfile.TemporaryDirectory(prefix="sc2-eval-export-") as tmp:
         hf = Path(tmp) / "hf"
         export_to_hf(config.run, hf, iteration=iteration, tokenizer_model=config.tokenizer_model, progress=False)
-        summary = evaluate(config, hf, config.output / f"iter_{iteration:07d}")
+        summary = evaluate(config, hf, config.output / checkpoint.iteration_name(iteration))
     record = metrics_record(iteration, consumed, summary["metrics"])
     config.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     with open(config.metrics_file, "a", encoding="utf-8") as f:
@@ -72,7 +62,8 @@ def follow(config: EvalConfig) -> None:
     while True:
         if not config.run.is_dir():  # at the start, or removed while --watch waits
             raise ValueError(f"--run {config.run}: no such checkpoint folder")
-        todo = [i for i in complete_iterations(config.run) if i not in evaluated_iterations(config.metrics_file)]
+        done = evaluated_iterations(config.metrics_file)
+        todo = [i for i in checkpoint.complete_iterations(config.run) if i not in done]
         if config.latest_only:
             todo = todo[-1:]
         for iteration in todo:

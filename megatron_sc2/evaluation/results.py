@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import megatron_sc2
+from megatron_sc2 import publish
 
 # Released StarCoder2 models (arXiv 2402.19173). HumanEval: greedy pass@1, Table 9, as on the
 # model cards. Infilling: Python single-line exact match, Table 16, read in a secondary source.
@@ -54,9 +54,7 @@ def write(output: Path, summary: dict, records: list[dict]) -> None:
     output.mkdir(parents=True, exist_ok=True)
     texts = ("".join(json.dumps(r) + "\n" for r in records), json.dumps(summary, indent=2) + "\n")
     for name, text in zip(FILES, texts):
-        partial = output / f".{name}.partial"
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, output / name)
+        publish.write_text(output / name, text)
 
 
 def table(metrics: dict[str, dict]) -> str:

@@ -18,15 +18,7 @@ import torch
 
 from megatron_sc2 import mcore_compat, publish
 from megatron_sc2.checkpoint import layout
-
-# evaluation/follow.py reads SC2_METADATA here until it imports megatron_sc2.checkpoint; then this line goes.
-from megatron_sc2.checkpoint.layout import (
-    SC2_METADATA,  # noqa: F401
-    CheckpointError,
-    iteration_dir,
-    latest_iteration,
-    partial_dir,
-)
+from megatron_sc2.checkpoint.layout import CheckpointError, iteration_dir, latest_iteration, partial_dir
 from megatron_sc2.config import ModelConfig, ParallelConfig
 from megatron_sc2.training.optim import with_run_learning_rates
 

@@ -9,11 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from megatron_sc2.checkpoint import complete_iterations, iteration_dir, write_marker
 from megatron_sc2.evaluation import cli
 from megatron_sc2.evaluation import evaluate as evaluate_module
 from megatron_sc2.evaluation import follow as follow_module
 from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig
-from megatron_sc2.evaluation.follow import complete_iterations, evaluated_iterations, metrics_record
+from megatron_sc2.evaluation.follow import evaluated_iterations, metrics_record
 from megatron_sc2.evaluation.tasks import TASKS, HumanEval, make_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,9 +43,9 @@ def test_refused_combinations_say_what_to_do(tmp_path):
 
 def test_run_takes_checkpoints_up_to_the_marker_and_skips_evaluated_ones(tmp_path):
     for iteration in (2, 4, 6):
-        (tmp_path / f"iter_{iteration:07d}").mkdir()
+        iteration_dir(tmp_path, iteration).mkdir()
     assert complete_iterations(tmp_path) == []  # no marker yet: nothing is complete
-    (tmp_path / "latest_checkpointed_iteration.txt").write_text("4\n")
+    write_marker(tmp_path, 4)
     assert complete_iterations(tmp_path) == [2, 4]  # iter 6 is still being written
 
     metrics = tmp_path / "metrics.jsonl"

@@ -11,17 +11,20 @@ from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
 from megatron_sc2.checkpoint import (
     PARTIAL_SUFFIX,
     iteration_dir,
+    iterations,
     latest_iteration,
+    partial_dir,
     resolve,
     verify_checkpoint,
 )
 
-STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "12", *SCHEDULE]
+TRAIN_ITERS = 12
+STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", str(TRAIN_ITERS), *SCHEDULE]
 
 
 def save_in_progress(ckpt) -> bool:
     """A save from iteration 2 on is being written: its `.iter_N.partial/` folder exists."""
-    return any(int(p.name[len(".iter_"):-len(PARTIAL_SUFFIX)]) >= 2 for p in ckpt.glob(f".iter_*{PARTIAL_SUFFIX}"))
+    return any(partial_dir(ckpt, iteration).is_dir() for iteration in range(2, TRAIN_ITERS + 1))
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +59,11 @@ def test_sigterm_twice_during_a_save_leaves_only_complete_checkpoints(mode, trai
     log = (tmp_path / "job.log").read_text()
     stopped = latest_iteration(ckpt)
     assert f"stopping at iteration {stopped}: received SIGTERM; saved" in log
-    assert stopped < 12
-    for directory in ckpt.glob("iter_*"):
-        verify_checkpoint(directory)  # no folder is left half-written
-    assert not list(ckpt.glob(f".iter_*{PARTIAL_SUFFIX}"))  # the interrupted save finished
-    assert resolve(ckpt)[0] == iteration_dir(ckpt, stopped) == max(ckpt.glob("iter_*"))
+    assert stopped < TRAIN_ITERS
+    for iteration in iterations(ckpt):
+        verify_checkpoint(iteration_dir(ckpt, iteration))  # no folder is left half-written
+    assert not list(ckpt.glob(f".*{PARTIAL_SUFFIX}"))  # the interrupted save finished
+    assert resolve(ckpt)[0] == iteration_dir(ckpt, stopped) == iteration_dir(ckpt, max(iterations(ckpt)))
 
     pretrain(2, args + ["--load", str(ckpt)])
     assert losses(run / "metrics.jsonl") == expected

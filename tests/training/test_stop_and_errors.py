@@ -7,7 +7,7 @@ import time
 import pytest
 from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
 
-from megatron_sc2.checkpoint import CheckpointError, latest_iteration, resolve
+from megatron_sc2.checkpoint import CheckpointError, iteration_dir, latest_iteration, resolve, write_marker
 from megatron_sc2.training.arguments import parse_args
 
 
@@ -42,8 +42,8 @@ def test_sigterm_saves_a_checkpoint_and_exits(training_data, tmp_path):
 
 
 def test_missing_sc2_metadata_is_a_partial_checkpoint(tmp_path):
-    (tmp_path / "iter_0000002").mkdir()
-    (tmp_path / "latest_checkpointed_iteration.txt").write_text("2\n")
+    iteration_dir(tmp_path, 2).mkdir()
+    write_marker(tmp_path, 2)
     with pytest.raises(CheckpointError, match="incomplete: sc2_checkpoint.json is missing"):
         resolve(tmp_path)
     with pytest.raises(CheckpointError, match="no such directory"):
