@@ -121,7 +121,10 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return options
 
 
-def parse_args(argv: list[str] | None = None, world_size: int | None = None) -> RunConfig:
+def parse_args(argv: list[str] | None = None, world_size: int | None = None, *,
+               data_files: bool = False) -> RunConfig:
+    """`data_files`: also check that each --data-path prefix has its .bin and .idx (a plan reads no
+    data, so it lists them with every other problem; a launch checks their contents at start-up)."""
     parser = build_parser()
     explicit = vars(_parse(build_parser(suppress_defaults=True), argv))
     file_values, stage_specs = {}, None
@@ -129,7 +132,7 @@ def parse_args(argv: list[str] | None = None, world_size: int | None = None) -> 
         file_values = _read_config_file(explicit["config"])
         stage_specs = file_values.pop("stages", None)
     parser.set_defaults(**file_values)
-    return validate(_parse(parser, argv), stage_specs, explicit, world_size)
+    return validate(_parse(parser, argv), stage_specs, explicit, world_size, data_files)
 
 
 def _read_config_file(path: str) -> dict:
@@ -159,7 +162,7 @@ def _fail(problems: list[str]):
 
 
 def validate(options: argparse.Namespace, stage_specs: list | None, explicit: dict,
-             world_size: int | None) -> RunConfig:
+             world_size: int | None, data_files: bool = False) -> RunConfig:
     """Every inconsistency, each with what to change, in one error. `options`: every flag's value
     (defaults, then the file's, then the command line's); `explicit`: the command line's alone."""
     values = vars(options)
@@ -190,7 +193,7 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
 
     layout = sections[ParallelOptions]
     vpp = None
-    if layout.num_layers_per_virtual_pipeline_stage:
+    if layout.num_layers_per_virtual_pipeline_stage and model.num_layers % layout.pipeline_model_parallel_size == 0:
         per_stage = model.num_layers // layout.pipeline_model_parallel_size
         if per_stage % layout.num_layers_per_virtual_pipeline_stage:
             problems.append(
@@ -212,10 +215,7 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
         optimizer=sections[OptimizerOptions], checkpoint=sections[CheckpointOptions],
         logging=sections[LoggingOptions], vocab_from_tokenizer=vocab_from_tokenizer,
     )
-    try:
-        run.parallel.validate_for(model)
-    except ValueError as e:
-        problems.append(str(e))
+    problems += run.parallel.layout_problems(model)
     dp = None
     if world_size is not None:
         try:
@@ -225,6 +225,8 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
     for stage in run.stages:
         problems += _stage_problems(stage, run, dp, single=not stage_specs)
     problems += _option_problems(run)
+    if data_files:
+        problems += missing_data_files(run.data.data_path)
     if len(run.stages) > 1 and not run.checkpoint.save:
         problems.append("a run with several stages needs --save: each stage boundary goes through a checkpoint")
     if problems:
@@ -327,6 +329,17 @@ def _option_problems(run: RunConfig) -> list[str]:
     if optimizer.override_opt_param_scheduler and optimizer.use_checkpoint_opt_param_scheduler:
         problems.append("give one of --override-opt_param-scheduler and --use-checkpoint-opt_param-scheduler")
     return problems
+
+
+def missing_data_files(data_path: list[str] | None) -> list[str]:
+    """Each prefix of the blend has its .bin and .idx (nothing is read)."""
+    from megatron.core.datasets.utils import get_blend_from_list
+
+    prefixes, _ = get_blend_from_list(list(data_path)) if data_path else ([], None)
+    missing = {prefix: [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
+               for prefix in prefixes}
+    return [f"--data-path {prefix}: no {' or '.join(files)} (tools/preprocess_data.py writes them)"
+            for prefix, files in missing.items() if files]
 
 
 def same_directory(a: str | None, b: str | None) -> bool:
