@@ -35,6 +35,8 @@ from megatron_sc2.training.options import (
 )
 from megatron_sc2.training.stages import STAGE_KEYS, Stage, build_stage
 
+GIB = 2**30
+
 SINGLE_STAGE_KEYS = STAGE_KEYS[1:]  # what a run without 'stages:' takes from its flags
 # Architecture options -> ModelConfig fields; they override --model's preset when both are given.
 # (--rotary-base and --sliding-window are stage settings: the model's values are only the stages' default.)
@@ -242,24 +244,31 @@ def check_machine(run: RunConfig, world_size: int, ranks_here: int) -> None:
 
     from megatron_sc2.model.layer_spec import transformer_engine_available
     from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
-    from megatron_sc2.training.memory import GIB, estimate_memory
 
     problems = []
     if run.parallel.sequence_parallel and not transformer_engine_available():
         problems.append(SEQUENCE_PARALLEL_NEEDS_TE)
     if not torch.cuda.is_available():
-        per_rank = max(estimate_memory(
-            run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
-            pp=run.parallel.pipeline_model_parallel_size, dp=run.parallel.data_parallel_size(world_size),
-            micro_batch_size=run.batch.micro_batch_size, distributed_optimizer=run.parallel.use_distributed_optimizer,
-        ).total_gib for stage in run.stages)
+        per_rank = states_gib(run, world_size)
         machine = psutil.virtual_memory().total / GIB
         if per_rank * ranks_here > machine:
-            problems.append(f"this run needs an estimated {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
-                            f"{per_rank:.1f} GiB, training/memory.py) and this machine has {machine:.1f} GiB: "
-                            f"choose a smaller --model, --seq-length or --micro-batch-size")
+            problems.append(f"this run needs at least {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
+                            f"{per_rank:.1f} GiB of weights, gradients and optimizer state) and this machine has "
+                            f"{machine:.1f} GiB: choose a smaller --model, or plan it (--dry-run --world-size N)")
     if problems:
         _fail(problems)
+
+
+def states_gib(run: RunConfig, world_size: int) -> float:
+    """A lower bound of a rank's memory, cheap enough for every launch: its share of the weights, the fp32
+    gradients, and Adam's fp32 moments and main weights (bf16), sharded by the distributed optimizer.
+    The planner (megatron_sc2/planning) counts these from megatron-core's buffers, and the activations."""
+    parallel, bf16 = run.parallel, run.optimizer.bf16
+    optimizer = ((4 if bf16 else 0) + 8) / (parallel.data_parallel_size(world_size)
+                                            if parallel.use_distributed_optimizer else 1)
+    per_parameter = (2 if bf16 else 4) + 4 + optimizer
+    model_parallel = parallel.tensor_model_parallel_size * parallel.pipeline_model_parallel_size
+    return run.model.num_parameters() / model_parallel * per_parameter / GIB
 
 
 def _value_problems(values: dict, stage_specs: list | None) -> list[str]:

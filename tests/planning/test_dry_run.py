@@ -24,10 +24,10 @@ def test_every_problem_of_a_launch_is_listed_at_once_one_line_each(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "invalid pretraining configuration:",
         "  - --tensor-model-parallel-size 8 must divide the 4 KV groups (num_query_groups); use one of [1, 2, 4]",
-        "  - 40 layers cannot be split evenly into 3 pipeline stages; use a pipeline size (times virtual stages) "
-        "among [1, 2, 4, 5, 8, 10, 20, 40]",
-        "  - world size 1000 is not divisible by tensor x pipeline parallel size 8 x 3; launch a multiple of 24 "
-        "processes or change the layout",
+        ("  - 40 layers cannot be split evenly into 3 pipeline stages; use a pipeline size (times virtual stages) "
+         "among [1, 2, 4, 5, 8, 10, 20, 40]"),
+        ("  - world size 1000 is not divisible by tensor x pipeline parallel size 8 x 3; launch a multiple of 24 "
+         "processes or change the layout"),
         "  - stage base-4k: seq_length 32768 exceeds the model's max_position_embeddings 16384",
         "  - stage long-context-16k: seq_length 32768 exceeds the model's max_position_embeddings 16384",
         f"  - --tokenizer-model {tmp_path}/tokenizer: no such file or folder",
