@@ -19,20 +19,21 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 4, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 2 x nodes.
-# Estimated memory per GPU (GiB), 3.99B parameters per GPU (15.96B / TP 4), from
-# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
-#   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
-#       23.7 at DP 32 (16 nodes), 27.9 at DP 8 (4 nodes)
-#   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute
-#   (Korthikanti et al. 2022; GQA and zero dropout store less), x 40 layers:  4k 8.0,  16k 31.9
-#   logits and cross entropy in fp32, vocabulary split over TP, ~10 s V / TP bytes: 4k 0.5, 16k 1.9
-#   total: 4k ~32, 16k ~57 (16 nodes) to ~62 (4 nodes), plus a few GiB of CUDA context, NCCL
-#   buffers and allocator slack, of 80.
+# BEGIN planned memory
+# Memory per GPU (GiB of 80), planned by `DRY_RUN=1 examples/pretrain_sc2_15b.sh` on a CPU
+# (docs/training.md, "Planning a launch"; tools/plan_tables.py writes this block):
+#   nodes  stage            weights    grads  optimizer  activations   logits    total
+#       4  base-4k              7.4     14.9        5.6          7.5      0.2     35.5
+#       4  long-context-16k     7.4     14.9        5.6         29.8      0.7     58.3
+#     128  base-4k              7.4     14.9        0.2          7.5      0.2     30.1
+#     128  long-context-16k     7.4     14.9        0.2         29.8      0.7     52.9
+# CUDA context, NCCL buffers and allocator slack (a few GiB) come on top.
+# END planned memory
 # Why: TP is capped at 4 by the 4 KV groups and stays inside a node's NVLink. PP 2 would save
-# ~12 GiB of weights and grads but no activations (1F1B keeps PP microbatches of L/PP layers in
+# 11 GiB of weights and grads but no activations (1F1B keeps PP microbatches of L/PP layers in
 # flight), and the 16k stage has few microbatches per rank (256 sequences / DP 256 = 1 on 128
 # nodes), so its bubble (PP-1)/microbatches would reach 50%. Runs on 4 to 128 nodes (a power of
-# two, so DP divides the global batches 1024 and 256); 1 node does not fit the 16k stage, 2 is tight.
+# two, so DP divides the global batches 1024 and 256); 1 node plans at 75 GiB at 16k, too tight.
 set -euo pipefail
 
 CONFIG=sc2-15b

@@ -19,19 +19,19 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 2, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 4 x nodes.
-# Estimated memory per GPU (GiB), 1.52B parameters per GPU (3.03B / TP 2), from
-# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
-#   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
-#       8.7 at DP 64 (16 nodes), 12.7 at DP 4 (1 node)
-#   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute
-#   (Korthikanti et al. 2022; GQA and zero dropout store less), x 30 layers:  4k 6.0,  16k 23.9
-#   logits and cross entropy in fp32, vocabulary split over TP, ~10 s V / TP bytes: 4k 0.9, 16k 3.8
-#   total: 4k ~16, 16k ~36 to ~40, plus a few GiB of CUDA context, NCCL buffers and allocator
-#   slack, of 80.
-# Why: TP is capped at 2 by the 2 KV groups. TP 1 would need ~73 GiB at 16k (17 weights, grads and
-# optimizer, 48 activations, 7.5 logits) before context and fragmentation: too close to 80. With
-# that room, no pipeline parallelism and no bubble. Runs on 1 to 32 nodes (a power of two, so
-# DP divides the global batches 640 and 128).
+# BEGIN planned memory
+# Memory per GPU (GiB of 80), planned by `DRY_RUN=1 examples/pretrain_sc2_3b.sh` on a CPU
+# (docs/training.md, "Planning a launch"; tools/plan_tables.py writes this block):
+#   nodes  stage            weights    grads  optimizer  activations   logits    total
+#       1  base-4k              2.8      5.6        4.2          5.6      0.5     18.8
+#       1  long-context-16k     2.8      5.6        4.2         22.3      1.9     37.0
+#      32  base-4k              2.8      5.6        0.1          5.6      0.5     14.7
+#      32  long-context-16k     2.8      5.6        0.1         22.3      1.9     32.9
+# CUDA context, NCCL buffers and allocator slack (a few GiB) come on top.
+# END planned memory
+# Why: TP is capped at 2 by the 2 KV groups. TP 1 (--no-sequence-parallel) plans at 69 GiB at 16k on
+# one node: too close to 80. With that room, no pipeline parallelism and no bubble. Runs on 1 to 32
+# nodes (a power of two, so DP divides the global batches 640 and 128).
 set -euo pipefail
 
 CONFIG=sc2-3b

@@ -19,20 +19,20 @@
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #
 # Layout: TP 2, PP 1, sequence parallel, selective recompute, distributed optimizer; DP = 4 x nodes.
-# Estimated memory per GPU (GiB), 3.59B parameters per GPU (7.17B / TP 2), from
-# megatron_sc2/training/memory.py (each stage logs its own at start; tools/gpu_acceptance.py measures it):
-#   weights bf16 2 B + grads fp32 4 B + fp32 master weights and Adam moments 12 B / DP:
-#       20.7 at DP 64 (16 nodes), 22.5 at DP 16 (4 nodes)
-#   activations, <= 34 s h / TP bytes per layer with sequence parallel and selective recompute
-#   (Korthikanti et al. 2022), x 32 layers:  4k 9.6,  16k 38.2
-#   logits and cross entropy in fp32, vocabulary split over TP, ~10 s V / TP bytes: 4k 0.9, 16k 3.8
-#   total: 4k ~31, 16k ~63 (16 nodes) to ~65 (4 nodes), plus a few GiB of CUDA context, NCCL
-#   buffers and allocator slack, of 80.
-# Why: the 34 s h bound is an MHA layer with dropout masks; this GQA layer without dropout keeps
-# ~28 s h, so the 16k stage is nearer 56 GiB. TP 2 moves half the TP traffic of TP 4 and keeps the
-# GEMMs large; TP 4 (the cap, 4 KV groups; ~32 GiB at 16k) is the fallback if memory runs short:
-# --tensor-model-parallel-size 4. No pipeline parallelism, so no bubble. Runs on 4 to 32 nodes (a
-# power of two, so DP divides the global batches 896 and 256); 1-2 nodes are too tight at 16k.
+# BEGIN planned memory
+# Memory per GPU (GiB of 80), planned by `DRY_RUN=1 examples/pretrain_sc2_7b.sh` on a CPU
+# (docs/training.md, "Planning a launch"; tools/plan_tables.py writes this block):
+#   nodes  stage            weights    grads  optimizer  activations   logits    total
+#       4  base-4k              6.7     13.4        2.5          9.0      0.4     31.9
+#       4  long-context-16k     6.7     13.4        2.5         35.7      1.7     60.0
+#      32  base-4k              6.7     13.4        0.3          9.0      0.4     29.7
+#      32  long-context-16k     6.7     13.4        0.3         35.7      1.7     57.8
+# CUDA context, NCCL buffers and allocator slack (a few GiB) come on top.
+# END planned memory
+# Why: TP 2 moves half the TP traffic of TP 4 and keeps the GEMMs large; TP 4 (the cap, 4 KV groups;
+# 32 GiB at 16k on 4 nodes) is the fallback if memory runs short: --tensor-model-parallel-size 4. No
+# pipeline parallelism, so no bubble. Runs on 4 to 32 nodes (a power of two, so DP divides the global
+# batches 896 and 256); 1 node plans at 68 GiB at 16k, too tight.
 set -euo pipefail
 
 CONFIG=sc2-7b

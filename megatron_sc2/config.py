@@ -193,6 +193,12 @@ class ParallelConfig:
 
     def validate_for(self, model: ModelConfig) -> None:
         """Fail early, saying what to change, on a layout the model cannot take."""
+        problems = self.layout_problems(model)
+        if problems:
+            raise ValueError("invalid parallel layout: " + "; ".join(problems))
+
+    def layout_problems(self, model: ModelConfig) -> list[str]:
+        """What the model cannot take of this layout, one line each."""
         tp, pp, vpp = (
             self.tensor_model_parallel_size,
             self.pipeline_model_parallel_size,
@@ -222,8 +228,7 @@ class ParallelConfig:
             )
         if vpp is not None and (vpp < 2 or pp < 2):
             problems.append("virtual pipeline stages need --pipeline-model-parallel-size >= 2 and at least 2 chunks")
-        if problems:
-            raise ValueError("invalid parallel layout: " + "; ".join(problems))
+        return problems
 
 
 def _divisors(n: int) -> list[int]:

@@ -6,7 +6,7 @@ Sections, each a module of tools/acceptance/:
   numerics     the same sc2-tiny weights: GPU fp32 logits = CPU's, bf16 within tolerance, TE spec = local spec
   training     30 bf16 steps with the distributed optimizer on a dataset made here: the loss falls, the
                checkpoint resumes bitwise, and exports to Hugging Face with equal logits
-  throughput   a few layers at the sc2-3b/7b/15b widths: TFLOP/s, MFU, peak memory against the estimate
+  throughput   a few layers at the sc2-3b/7b/15b widths: TFLOP/s, MFU, peak memory, bytes stored per layer
   benchmark    benchmarks/train.py: our loop against a bare megatron-core loop and Hugging Face + AdamW
 
 Every figure goes to OUT/acceptance.json and a table; the exit code is 1 if any check failed.

@@ -55,15 +55,6 @@ def split_planning_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]
     return options, rest
 
 
-def missing_data(data_path: list[str]) -> list[str]:
-    """Each prefix of the blend has its .bin and .idx (nothing is read)."""
-    from megatron.core.datasets.utils import get_blend_from_list
-
-    prefixes, _ = get_blend_from_list(list(data_path))
-    return [f"--data-path {prefix}: no {prefix}{ext} (tools/preprocess_data.py writes it)"
-            for prefix in prefixes for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
-
-
 def dry_run(options: argparse.Namespace, argv: list[str], world_size: int) -> int:
     """Plan; print the table (and write JSON); 0 when every stage fits on every rank, else 1."""
     warnings.simplefilter("ignore")  # megatron-core's notes on absent GPU kernels: a plan is for GPUs
@@ -74,10 +65,7 @@ def dry_run(options: argparse.Namespace, argv: list[str], world_size: int) -> in
     from megatron_sc2.training.trainer import with_tokenizer_vocab
 
     world_size = options.world_size or world_size
-    run = parse_args(argv, world_size=world_size)  # every check a launch makes; all problems at once
-    missing = missing_data(run.data.data_path)
-    if missing:
-        raise SystemExit("invalid pretraining configuration:\n  - " + "\n  - ".join(missing))
+    run = parse_args(argv, world_size=world_size, data_files=True)  # every check a launch makes; all at once
     run = with_tokenizer_vocab(run, load_tokenizer(run.data.tokenizer_type, run.data.tokenizer_model))
     plan = plan_launch(run, world_size, gpu_memory_gib=options.gpu_memory_gib, assumed_mfu=options.assumed_mfu)
     print(table(plan, run), flush=True)

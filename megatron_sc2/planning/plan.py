@@ -11,6 +11,7 @@ activations under FakeTensorMode.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 from megatron_sc2.model import RecomputeConfig, to_transformer_config
@@ -136,16 +137,23 @@ def stage_weights(run, stage, world_size: int, attention: str = "flash") -> list
     return ranks
 
 
-def stage_activations(run, stage, world_size: int, attention: str = "flash") -> activations.StageActivations:
-    """One microbatch's activations at this stage, measured as rank 0 of the fake world."""
-    settings, parallel = launch_settings(run), run.parallel
-    model = stage_model_config(run, stage)
-    with fake_world(parallel, 0, world_size, seed=settings.seed):
+def stage_activations(run, stage, attention: str = "flash") -> activations.StageActivations:
+    """One microbatch's activations at this stage, measured as rank 0 of a fake world."""
+    return _measured_activations(stage_model_config(run, stage), run.parallel, launch_settings(run),
+                                 stage.seq_length, stage.rotary_base, attention)
+
+
+@functools.cache
+def _measured_activations(model, parallel, settings: LaunchSettings, seq_length: int, rotary_base: float,
+                          attention: str) -> activations.StageActivations:
+    """Measured once per process for each shape: they do not depend on the world size (data parallel
+    ranks run the same layers), so plans of one layout at several node counts share them."""
+    with fake_world(parallel, 0, parallel.tensor_model_parallel_size * parallel.pipeline_model_parallel_size,
+                    seed=settings.seed):
         return activations.measure_stage(
-            planned_transformer_config(model, parallel, settings), model.padded_vocab_size(
-                parallel.tensor_model_parallel_size),
-            seq_length=stage.seq_length, micro_batch_size=settings.micro_batch_size, rotary_base=stage.rotary_base,
-            gpu_attention=attention == "flash")
+            planned_transformer_config(model, parallel, settings),
+            model.padded_vocab_size(parallel.tensor_model_parallel_size), seq_length=seq_length,
+            micro_batch_size=settings.micro_batch_size, rotary_base=rotary_base, gpu_attention=attention == "flash")
 
 
 def layers_per_chunk(run) -> int:
@@ -167,7 +175,7 @@ def plan_launch(run, world_size: int, *, gpu_memory_gib: float = 80.0, assumed_m
                       total_parameters=0, stages=[], problems=[])
     for stage in run.stages:
         ranks = stage_weights(run, stage, world_size, attention)
-        measured = stage_activations(run, stage, world_size, attention)
+        measured = stage_activations(run, stage, attention)
         microbatches = ranks[0].num_microbatches
         bubble = pipeline.bubble_fraction(pp, vpp, microbatches)
         stage_plan = StagePlan(

@@ -52,7 +52,8 @@ def table(plan: LaunchPlan, run) -> str:
         lines += [
             "",
             (f"stage {stage.name}: seq {stage.seq_length}, global batch {stage.global_batch_size} = "
-             f"{stage.num_microbatches} microbatches x {run.batch.micro_batch_size} x DP {plan.dp}; GiB per GPU:"),
+             f"{stage.num_microbatches} microbatch{'es' if stage.num_microbatches > 1 else ''} x "
+             f"{run.batch.micro_batch_size} x DP {plan.dp}; GiB per GPU:"),
             header,
         ]
         for rank in stage.ranks:

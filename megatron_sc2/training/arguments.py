@@ -35,6 +35,8 @@ from megatron_sc2.training.options import (
 )
 from megatron_sc2.training.stages import STAGE_KEYS, Stage, build_stage
 
+GIB = 2**30
+
 SINGLE_STAGE_KEYS = STAGE_KEYS[1:]  # what a run without 'stages:' takes from its flags
 # Architecture options -> ModelConfig fields; they override --model's preset when both are given.
 # (--rotary-base and --sliding-window are stage settings: the model's values are only the stages' default.)
@@ -121,7 +123,10 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return options
 
 
-def parse_args(argv: list[str] | None = None, world_size: int | None = None) -> RunConfig:
+def parse_args(argv: list[str] | None = None, world_size: int | None = None, *,
+               data_files: bool = False) -> RunConfig:
+    """`data_files`: also check that each --data-path prefix has its .bin and .idx (a plan reads no
+    data, so it lists them with every other problem; a launch checks their contents at start-up)."""
     parser = build_parser()
     explicit = vars(_parse(build_parser(suppress_defaults=True), argv))
     file_values, stage_specs = {}, None
@@ -129,7 +134,7 @@ def parse_args(argv: list[str] | None = None, world_size: int | None = None) -> 
         file_values = _read_config_file(explicit["config"])
         stage_specs = file_values.pop("stages", None)
     parser.set_defaults(**file_values)
-    return validate(_parse(parser, argv), stage_specs, explicit, world_size)
+    return validate(_parse(parser, argv), stage_specs, explicit, world_size, data_files)
 
 
 def _read_config_file(path: str) -> dict:
@@ -159,7 +164,7 @@ def _fail(problems: list[str]):
 
 
 def validate(options: argparse.Namespace, stage_specs: list | None, explicit: dict,
-             world_size: int | None) -> RunConfig:
+             world_size: int | None, data_files: bool = False) -> RunConfig:
     """Every inconsistency, each with what to change, in one error. `options`: every flag's value
     (defaults, then the file's, then the command line's); `explicit`: the command line's alone."""
     values = vars(options)
@@ -190,7 +195,7 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
 
     layout = sections[ParallelOptions]
     vpp = None
-    if layout.num_layers_per_virtual_pipeline_stage:
+    if layout.num_layers_per_virtual_pipeline_stage and model.num_layers % layout.pipeline_model_parallel_size == 0:
         per_stage = model.num_layers // layout.pipeline_model_parallel_size
         if per_stage % layout.num_layers_per_virtual_pipeline_stage:
             problems.append(
@@ -212,10 +217,7 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
         optimizer=sections[OptimizerOptions], checkpoint=sections[CheckpointOptions],
         logging=sections[LoggingOptions], vocab_from_tokenizer=vocab_from_tokenizer,
     )
-    try:
-        run.parallel.validate_for(model)
-    except ValueError as e:
-        problems.append(str(e))
+    problems += run.parallel.layout_problems(model)
     dp = None
     if world_size is not None:
         try:
@@ -225,6 +227,8 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
     for stage in run.stages:
         problems += _stage_problems(stage, run, dp, single=not stage_specs)
     problems += _option_problems(run)
+    if data_files:
+        problems += missing_data_files(run.data.data_path)
     if len(run.stages) > 1 and not run.checkpoint.save:
         problems.append("a run with several stages needs --save: each stage boundary goes through a checkpoint")
     if problems:
@@ -240,24 +244,31 @@ def check_machine(run: RunConfig, world_size: int, ranks_here: int) -> None:
 
     from megatron_sc2.model.layer_spec import transformer_engine_available
     from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
-    from megatron_sc2.training.memory import GIB, estimate_memory
 
     problems = []
     if run.parallel.sequence_parallel and not transformer_engine_available():
         problems.append(SEQUENCE_PARALLEL_NEEDS_TE)
     if not torch.cuda.is_available():
-        per_rank = max(estimate_memory(
-            run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
-            pp=run.parallel.pipeline_model_parallel_size, dp=run.parallel.data_parallel_size(world_size),
-            micro_batch_size=run.batch.micro_batch_size, distributed_optimizer=run.parallel.use_distributed_optimizer,
-        ).total_gib for stage in run.stages)
+        per_rank = states_gib(run, world_size)
         machine = psutil.virtual_memory().total / GIB
         if per_rank * ranks_here > machine:
-            problems.append(f"this run needs an estimated {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
-                            f"{per_rank:.1f} GiB, training/memory.py) and this machine has {machine:.1f} GiB: "
-                            f"choose a smaller --model, --seq-length or --micro-batch-size")
+            problems.append(f"this run needs at least {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
+                            f"{per_rank:.1f} GiB of weights, gradients and optimizer state) and this machine has "
+                            f"{machine:.1f} GiB: choose a smaller --model, or plan it (--dry-run --world-size N)")
     if problems:
         _fail(problems)
+
+
+def states_gib(run: RunConfig, world_size: int) -> float:
+    """A lower bound of a rank's memory, cheap enough for every launch: its share of the weights, the fp32
+    gradients, and Adam's fp32 moments and main weights (bf16), sharded by the distributed optimizer.
+    The planner (megatron_sc2/planning) counts these from megatron-core's buffers, and the activations."""
+    parallel, bf16 = run.parallel, run.optimizer.bf16
+    optimizer = ((4 if bf16 else 0) + 8) / (parallel.data_parallel_size(world_size)
+                                            if parallel.use_distributed_optimizer else 1)
+    per_parameter = (2 if bf16 else 4) + 4 + optimizer
+    model_parallel = parallel.tensor_model_parallel_size * parallel.pipeline_model_parallel_size
+    return run.model.num_parameters() / model_parallel * per_parameter / GIB
 
 
 def _value_problems(values: dict, stage_specs: list | None) -> list[str]:
@@ -327,6 +338,17 @@ def _option_problems(run: RunConfig) -> list[str]:
     if optimizer.override_opt_param_scheduler and optimizer.use_checkpoint_opt_param_scheduler:
         problems.append("give one of --override-opt_param-scheduler and --use-checkpoint-opt_param-scheduler")
     return problems
+
+
+def missing_data_files(data_path: list[str] | None) -> list[str]:
+    """Each prefix of the blend has its .bin and .idx (nothing is read)."""
+    from megatron.core.datasets.utils import get_blend_from_list
+
+    prefixes, _ = get_blend_from_list(list(data_path)) if data_path else ([], None)
+    missing = {prefix: [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
+               for prefix in prefixes}
+    return [f"--data-path {prefix}: no {' or '.join(files)} (tools/preprocess_data.py writes them)"
+            for prefix, files in missing.items() if files]
 
 
 def same_directory(a: str | None, b: str | None) -> bool:

@@ -36,7 +36,6 @@ from megatron_sc2.training.arguments import RunConfig, same_directory
 from megatron_sc2.training.data import microbatches
 from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_writer_queue
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
-from megatron_sc2.training.memory import estimate_memory
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
 from megatron_sc2.training.stages import Stage, stage_dict, total_iters
@@ -190,11 +189,6 @@ def pretrain(run: RunConfig) -> None:
                          stage.sliding_window, stage.global_batch_size)
                 log.info("layer spec: %s; %s", "TransformerEngine" if transformer_engine_available() else "local",
                          kernel_report(stage))
-                log.info("estimated memory: %s", estimate_memory(
-                    run.model, seq_length=stage.seq_length, tp=run.parallel.tensor_model_parallel_size,
-                    pp=run.parallel.pipeline_model_parallel_size, dp=dp_size,
-                    micro_batch_size=run.batch.micro_batch_size,
-                    distributed_optimizer=run.parallel.use_distributed_optimizer).line())
             stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, watchdog, launch.world_size)
             saved = saver.save(parts, state, wait=True) if run.checkpoint.save else None
             if stop_reason:

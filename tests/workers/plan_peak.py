@@ -14,8 +14,9 @@ import torch
 from torch.distributed._tools.mem_tracker import MemTracker
 
 from megatron_sc2 import runtime
-from megatron_sc2.model import RecomputeConfig, build_model, to_transformer_config
+from megatron_sc2.model import build_model, to_transformer_config
 from megatron_sc2.planning import plan_launch
+from megatron_sc2.planning.plan import launch_settings
 from megatron_sc2.training.arguments import parse_args
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
 from megatron_sc2.training.step import train_step
@@ -26,15 +27,14 @@ run = parse_args(["--model", "sc2-mini", "--vocab-size", "8192", "--tensor-model
                   "--seq-length", str(seq), "--micro-batch-size", str(micro), "--global-batch-size", str(micro),
                   "--train-iters", "2", "--lr", "1e-3", "--min-lr", "1e-4", "--data-path", "unused",
                   "--tokenizer-model", tokenizer, "--recompute-granularity", "selective"])
-launch = runtime.initialize(run.parallel, seed=run.logging.seed)
-config = to_transformer_config(run.model, run.parallel, bf16=run.optimizer.bf16,
-                               recompute=RecomputeConfig(run.parallel_options.recompute_granularity))
+settings = launch_settings(run)
+launch = runtime.initialize(run.parallel, seed=settings.seed)
+config = to_transformer_config(run.model, run.parallel, bf16=settings.bf16, recompute=settings.recompute)
 model = wrap_ddp(build_model(run.model, config, max_sequence_length=seq), config, run.parallel)
-optimizer = build_optimizer(model, OptimizerSettings(), run.parallel, bf16=run.optimizer.bf16)
+optimizer = build_optimizer(model, OptimizerSettings(), run.parallel, bf16=settings.bf16)
 tokens = torch.randint(0, run.model.vocab_size, (micro, seq + 1), generator=torch.Generator().manual_seed(0))
 batch = {"tokens": tokens[:, :-1], "labels": tokens[:, 1:], "loss_mask": torch.ones(micro, seq),
          "position_ids": torch.arange(seq).expand(micro, seq)}
-
 
 
 class GradBuffers(list):
