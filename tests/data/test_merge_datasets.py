@@ -23,24 +23,6 @@ def merge_tool():
     return module
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory, stdlib_records) -> Path:
-    """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
-    folder = tmp_path_factory.mktemp("shards")
-    for shard in range(7):
-        records = [labelled(r, i) for i, r in enumerate(stdlib_records[shard::7][: 10 + 12 * shard])]
-        (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    return folder
-
-
-def labelled(record: dict, number: int) -> dict:
-    """The record with a source, and a language unless `number` is a multiple of 5 (that count as "(none)")."""
-    labels = {"source": "docs" if number % 2 else "code"}
-    if number % 5:
-        labels["language"] = "Python" if number % 3 else "Cython"
-    return {**record, **labels}
-
-
 def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
     config = PreprocessConfig(
         inputs=[str(shards)], output_prefix=str(prefix), tokenizer_type="HuggingFaceTokenizer",
