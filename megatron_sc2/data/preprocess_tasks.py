@@ -86,25 +86,27 @@ class PreprocessTask(PipelineStep):
                 merge_partitions(self.config, self.tasks)
             else:
                 stats = preprocess(partition_config(self.config, self.stage, rank, world_size), log=logger.info)
-                counts = {"records_read": stats.records_read, "records": stats.records,
-                          "bad_records": stats.bad_records, "documents": sum(stats.documents.values()),
-                          "tokens": sum(stats.tokens.values())}  # fmt: skip
-                for name, value in counts.items():
-                    self.stat_update(name, value=value)
+                for name in ("records_read", "records", "bad_records"):
+                    self.stat_update(name, value=getattr(stats, name))
+                self.stat_update("documents", value=sum(stats.documents.values()))
+                self.stat_update("tokens", value=sum(stats.tokens.values()))
         except Exception as error:
-            raise TaskFailed(
-                f"{self.stage} task {rank} of {world_size}: {error} (log: {task_log(work, self.stage, rank)}); "
-                "rerun the same command to run it again"
-            ) from error
+            log = task_log(work, self.stage, rank)
+            raise TaskFailed(f"{self.stage} task {rank} of {world_size}: {error} (log: {log}); rerun the same "
+                             "command to run it again") from error
         return data
 
 
+def part_prefix(config: PreprocessConfig, rank: int) -> str:
+    return str(work_folder(config.output_prefix) / "parts" / f"p{rank:05d}")
+
+
 def partition_config(config: PreprocessConfig, stage: str, rank: int, tasks: int) -> PreprocessConfig:
-    work = work_folder(config.output_prefix)
+    route_dir = work_folder(config.output_prefix) / "route"
     return replace(
         config, partition_index=rank, num_partitions=tasks, route=stage == "route",
-        route_dir=str(work / "route") if config.repo_context and tasks > 1 else None,
-        output_prefix=str(work / "parts" / f"p{rank:05d}"),
+        route_dir=str(route_dir) if config.repo_context and tasks > 1 else None,
+        output_prefix=part_prefix(config, rank),
     )  # fmt: skip
 
 
@@ -112,7 +114,7 @@ def merge_partitions(config: PreprocessConfig, tasks: int) -> None:
     work = work_folder(config.output_prefix)
     inputs = [str(f) for f in expand_inputs(config.inputs)]
     for key in config.json_keys:
-        parts = [dataset_prefix(partition_config(config, "tokenize", r, tasks).output_prefix, key) for r in range(tasks)]
+        parts = [dataset_prefix(part_prefix(config, rank), key) for rank in range(tasks)]
         merge_datasets(parts, dataset_prefix(config.output_prefix, key), logger.info, config.command, inputs)
     shutil.rmtree(work / "route", ignore_errors=True)
     shutil.rmtree(work / "parts")
@@ -132,7 +134,8 @@ def claim_work(config: PreprocessConfig, files: list[Path], tasks: int) -> None:
     """Record in WORK/config.json what the tasks are made from, or check that a rerun has the same."""
     work = work_folder(config.output_prefix)
     options = {key: value for key, value in asdict(config).items() if key not in RUN_ONLY}
-    options |= {"tasks": tasks, "input files": {str(f): [f.stat().st_size, f.stat().st_mtime_ns] for f in files}}
+    options["tasks"] = tasks
+    options["input files"] = {str(f): [f.stat().st_size, f.stat().st_mtime_ns] for f in files}
     path = work / "config.json"
     if path.is_file():
         recorded = json.loads(path.read_text())
@@ -164,8 +167,9 @@ def run_tasks(config: PreprocessConfig, executor: Executor) -> None:
         previous = stage
     job.run()
     if executor.kind == "slurm":
-        logger.info(f"submitted {len(stages)} dependent job arrays: {stages}; the datasets appear at "
-                    f"{config.output_prefix}_{{key}}_document when the merge ends; logs in {work_folder(config.output_prefix)}/logs")
+        logger.info(f"submitted the stages {', '.join(stages)} as dependent job arrays: the datasets appear at "
+                    f"{dataset_prefix(config.output_prefix, '{key}')} when the merge ends; task logs in "
+                    f"{work_folder(config.output_prefix)}/logs")
 
 
 def stage_executor(config: PreprocessConfig, executor: Executor, stage: str, step: PreprocessTask, depends):
@@ -173,7 +177,8 @@ def stage_executor(config: PreprocessConfig, executor: Executor, stage: str, ste
     logging_dir = str(work_folder(config.output_prefix) / "logs" / stage)
     if executor.kind == "local":  # as many tasks at once as their --workers threads fit on the cores
         parallel = max(1, min(tasks, len(os.sched_getaffinity(0)) // config.workers))
-        return LocalPipelineExecutor([step], tasks=tasks, workers=parallel, logging_dir=logging_dir, depends=depends)
+        return LocalPipelineExecutor([step], tasks=tasks, workers=parallel, logging_dir=logging_dir,
+                                     depends=depends)
     return SlurmPipelineExecutor(
         [step], tasks=tasks, time=executor.slurm_time, partition=executor.slurm_partition,
         job_name=f"preprocess_{stage}", logging_dir=logging_dir, depends=depends, cpus_per_task=config.workers,

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_module import tool_module
 
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 3
 
 
 def merge_tool():
-    spec = importlib.util.spec_from_file_location("merge_datasets", REPO_ROOT / "tools" / "merge_datasets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module("merge_datasets.py")
 
 
 def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:
