@@ -38,6 +38,8 @@ RUN_ONLY = ("command", "workers", "log_interval")  # options that do not change 
 
 @dataclass
 class Executor:
+    """Which of datatrove's executors runs the stages, and how many partitions they make."""
+
     kind: str  # "local" or "slurm"
     tasks: int
     slurm_partition: str | None = None
