@@ -12,8 +12,8 @@ Prints:
 
 Megatron-LM: pass a checkout (`git archive core_v0.16.1 tools megatron | tar -x -C DIR` of
 NVIDIA/Megatron-LM, the release matching megatron-core 0.16.1). Its megatron.training package
-imports triton; on a machine without one, install it aside (`pip install --no-deps --target DIR
-triton`) and pass `--extra-pythonpath DIR`. Nothing of it is copied here.
+imports triton and six; on a machine without them, install them aside (`pip install --no-deps
+--target DIR triton six`) and pass `--extra-pythonpath DIR`. Nothing of it is copied here.
 
 Example:
   python benchmarks/preprocess.py --megatron-lm /tmp/megatron-lm --extra-pythonpath /tmp/triton-site \\

@@ -10,8 +10,12 @@ Examples:
   python tools/preprocess_data.py --input 'data/*.jsonl.zst' --output-prefix out/stack \\
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ --append-eod --workers 8
 
-  # one document per repository (StarCoder2 §4.1), node 3 of 16: first every node routes its slice of
-  # the input (--route), then every node tokenizes its repositories
+  # the same as 64 SLURM tasks of 16 threads, then their merge: submits dependent job arrays and returns;
+  # the same command again skips the completed tasks and runs the failed ones
+  python tools/preprocess_data.py ...the same... --workers 16 --executor slurm --tasks 64 --slurm-partition cpu
+
+  # with a scheduler of your own: one document per repository (StarCoder2 §4.1), node 3 of 16; first
+  # every node routes its slice of the input (--route), then every node tokenizes its repositories
   python tools/preprocess_data.py --input data/ --output-prefix out/stack-p03 --repo-context --repo-key repo_name \\
       --tokenizer-type HuggingFaceTokenizer --tokenizer-model sc2-tokenizer/ \\
       --partition-index 3 --num-partitions 16 --route-dir out/route --route
@@ -141,7 +145,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="run only the first pass: route this partition's input slice into --route-dir",
     )
+    tasks = parser.add_argument_group("tasks (datatrove's executors)")
+    tasks.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        help="run --tasks partitions as datatrove tasks (local: as many at once as --workers fit on the cores; "
+        "slurm: dependent job arrays), then merge them into --output-prefix; work files in {prefix}.tasks/",
+    )
+    tasks.add_argument("--tasks", type=int, metavar="N", help="partitions for --executor (default: 1)")
+    tasks.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition for --executor slurm")
+    tasks.add_argument("--slurm-time", metavar="TIME", default="24:00:00", help="time limit of each SLURM task")
     args = parser.parse_args(argv)
+    check_executor_args(parser, args)
     if not 0 <= args.partition_index < args.num_partitions:
         parser.error(
             f"--partition-index {args.partition_index} is not in [0, --num-partitions {args.num_partitions})"
@@ -149,6 +164,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     return args
+
+
+def check_executor_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.executor is None:
+        if args.tasks is not None or args.slurm_partition:
+            parser.error("--tasks and --slurm-partition are for --executor runs")
+        return
+    if args.num_partitions > 1 or args.route or args.route_dir:
+        parser.error("--executor makes the partitions itself: leave out --partition-index, --num-partitions, "
+                     "--route and --route-dir (they are for your own scheduler)")
+    args.tasks = 1 if args.tasks is None else args.tasks
+    if args.tasks < 1:
+        parser.error("--tasks must be at least 1")
+    if args.executor == "slurm" and not args.slurm_partition:
+        parser.error("--executor slurm needs --slurm-partition")
+    if args.executor == "local" and args.slurm_partition:
+        parser.error("--slurm-partition is for --executor slurm")
 
 
 def main(argv=None) -> int:
@@ -166,9 +198,17 @@ def main(argv=None) -> int:
         route_dir=args.route_dir, route=args.route,
         command=[sys.argv[0], *(sys.argv[1:] if argv is None else argv)],
     )  # fmt: skip
+    errors = (BadInputError, OutputBusy, FileNotFoundError, ValueError, KeyError)
     try:
-        preprocess(config)
-    except (BadInputError, OutputBusy, FileNotFoundError, ValueError, KeyError) as error:
+        if args.executor is None:
+            preprocess(config)
+        else:
+            from megatron_sc2.data import preprocess_tasks  # imports datatrove: only when asked for
+
+            errors += (preprocess_tasks.TaskFailed,)
+            executor = preprocess_tasks.Executor(args.executor, args.tasks, args.slurm_partition, args.slurm_time)
+            preprocess_tasks.run_tasks(config, executor)
+    except errors as error:
         logging.getLogger("megatron_sc2").error("error: %s", error)
         return 1
     return 0

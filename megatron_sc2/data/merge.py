@@ -57,10 +57,12 @@ def merged_record(prefixes: list[str], output_prefix: str, log: Callable[[str], 
 
 
 def merge_datasets(
-    prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info, command: list[str] = ()
+    prefixes: list[str], output_prefix: str, log: Callable[[str], None] = logger.info, command: list[str] = (),
+    inputs: list[str] | None = None,
 ) -> None:
     """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order, their tokenizer
-    record and the sum of their manifests (`command` is recorded in it)."""
+    record and the sum of their manifests, which records `command` and `inputs` (default: `prefixes`;
+    a merge of partitions records the files they were made from)."""
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     record = merged_record(prefixes, output_prefix, log)
@@ -71,7 +73,7 @@ def merge_datasets(
     if output_prefix in dtypes:
         raise ValueError(f"output {output_prefix} is also an input")
     manifests = {prefix: read_manifest(prefix) for prefix in prefixes}
-    provenance = {"inputs": prefixes, "command": list(command)}
+    provenance = {"inputs": prefixes if inputs is None else inputs, "command": list(command)}
     with dataset_output(output_prefix, log) as lock:
         writer = DatasetWriter(output_prefix, dtypes[prefixes[0]], lock.staging, record, provenance)
         try:

@@ -138,3 +138,21 @@ def gloo_group(tmp_path_factory):
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=0, world_size=1)
     yield
     dist.destroy_process_group()
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory, stdlib_records) -> Path:
+    """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
+    folder = tmp_path_factory.mktemp("shards")
+    for shard in range(7):
+        records = [labelled(r, i) for i, r in enumerate(stdlib_records[shard::7][: 10 + 12 * shard])]
+        (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def labelled(record: dict, number: int) -> dict:
+    """The record with a source, and a language unless `number` is a multiple of 5 (that count as "(none)")."""
+    labels = {"source": "docs" if number % 2 else "code"}
+    if number % 5:
+        labels["language"] = "Python" if number % 3 else "Cython"
+    return {**record, **labels}

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_module import tool_module
 
 from megatron_sc2.data.merge import dataset_prefixes, merge_datasets
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 3
 
 
 def merge_tool():
-    spec = importlib.util.spec_from_file_location("merge_datasets", REPO_ROOT / "tools" / "merge_datasets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory, stdlib_records) -> Path:
-    """The corpus as 7 JSONL files of uneven size, files of a repository spread over several."""
-    folder = tmp_path_factory.mktemp("shards")
-    for shard in range(7):
-        records = [labelled(r, i) for i, r in enumerate(stdlib_records[shard::7][: 10 + 12 * shard])]
-        (folder / f"shard{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    return folder
-
-
-def labelled(record: dict, number: int) -> dict:
-    """The record with a source, and a language unless `number` is a multiple of 5 (that count as "(none)")."""
-    labels = {"source": "docs" if number % 2 else "code"}
-    if number % 5:
-        labels["language"] = "Python" if number % 3 else "Cython"
-    return {**record, **labels}
+    return tool_module("merge_datasets.py")
 
 
 def run(tokenizer_dir, shards, prefix, index=0, count=1, **options) -> str:

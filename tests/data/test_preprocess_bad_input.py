@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import logging
 import random
 from pathlib import Path
 
 import pytest
+from tool_module import tool_module
 
 from megatron_sc2.data import preprocess as preprocess_module
 from megatron_sc2.data.preprocess import BadInputError, PreprocessConfig, preprocess
 from megatron_sc2.data.records import SKIP_REASONS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GOOD = ["def f():\n    return 1\n", "x = 'é'\n", "   \n"]
 # One line per skip reason (the reason is the key), mixed in with good records.
 BAD_LINES = {
@@ -93,12 +92,7 @@ def test_every_bad_input_is_counted_and_skipped(tmp_path, sc2_tokenizer_dir, sc2
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "preprocess_data", REPO_ROOT / "tools" / "preprocess_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module("preprocess_data.py")
 
 
 def test_too_much_bad_input_fails_and_publishes_nothing(tmp_path, sc2_tokenizer_dir):
