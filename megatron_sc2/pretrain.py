@@ -7,12 +7,15 @@ import os
 import signal
 import sys
 
-from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
-from megatron_sc2.runtime import detect_launch_env
-from megatron_sc2.training.arguments import check_machine, parse_args
-
 
 def main(argv: list[str] | None = None) -> None:
+    # Imported here, not at the top: megatron-core's checkpoint writer starts its results queue in a
+    # spawned process, which imports this module as its main; at the top, these imports (torch,
+    # megatron-core, about 5 CPU s) would be paid again by every rank that saves.
+    from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
+    from megatron_sc2.runtime import detect_launch_env
+    from megatron_sc2.training.arguments import check_machine, parse_args
+
     for sig in (signal.SIGTERM, signal.SIGUSR1):  # a launcher that ignores them (SLURM's) must not deafen us
         if signal.getsignal(sig) == signal.SIG_IGN:
             signal.signal(sig, signal.SIG_DFL)

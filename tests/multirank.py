@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from forked_python import ForkedPython
 
 from megatron_sc2.support import free_port
 
@@ -29,21 +30,21 @@ def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, p
               check: bool = True) -> subprocess.CompletedProcess:
     """`python -u COMMAND` as `nproc` ranks on this machine, with the variables torchrun exports.
 
-    Each rank is started directly: torchrun's agent would cost every launch 2 more CPU seconds. As
+    Each rank is started directly, forked from a warm interpreter (forked_python): torchrun's agent
+    would cost every launch 2 more CPU seconds, and each rank's imports about 4. As
     torchrun does, the first rank that fails stops the others (SIGTERM, then SIGKILL), and the
     launch's output is every rank's, in rank order. The launch itself runs through torchrun in the
     tests that signal it or its workers (test_preemption, test_resume's kill test, test_lost_node,
     test_save_lock), and through SLURM and Open MPI in theirs.
     """
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="ranks-") as logs, contextlib.ExitStack() as files:
-        outputs = [tuple(files.enter_context(Path(logs, f"{rank}.{stream}").open("w+")) for stream in ("out", "err"))
-                   for rank in range(nproc)]
-        ranks = [subprocess.Popen(
-            [python, "-u", *map(str, command)], stdout=out, stderr=err, cwd=REPO,
-            env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "GROUP_RANK": "0",
-                 "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
-        ) for rank, (out, err) in enumerate(outputs)]
+    with tempfile.TemporaryDirectory(prefix="ranks-") as logs:
+        outputs = [(Path(logs, f"{rank}.out"), Path(logs, f"{rank}.err")) for rank in range(nproc)]
+        ranks = [_start([*map(str, command)], out, err, python,
+                        {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
+                         "GROUP_RANK": "0", "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1",
+                         "MASTER_PORT": str(port)})
+                 for rank, (out, err) in enumerate(outputs)]
         deadline = time.monotonic() + timeout
         try:
             while any(r.poll() is None for r in ranks):
@@ -56,7 +57,7 @@ def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, p
             for rank in ranks:
                 rank.kill()
                 rank.wait()
-        stdout, stderr = ("".join(_read(f[i]) for f in outputs) for i in (0, 1))
+        stdout, stderr = ("".join(f[i].read_text(errors="replace") for f in outputs) for i in (0, 1))
     returncode = next((r.returncode for r in ranks if r.returncode), 0)
     result = subprocess.CompletedProcess(command, returncode, stdout, stderr)
     if check and returncode != 0:
@@ -73,9 +74,12 @@ def _stop(ranks: list[subprocess.Popen], patience_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _read(file) -> str:
-    file.seek(0)
-    return file.read()
+def _start(args: list[str], stdout: Path, stderr: Path, python: str, env: dict):
+    """This interpreter's ranks fork from the warm one (forked_python); another environment's start cold."""
+    with stdout.open("w") as out, stderr.open("w") as err:
+        if python == sys.executable:
+            return ForkedPython(args, stdout, stderr, REPO, env)
+        return subprocess.Popen([python, "-u", *args], stdout=out, stderr=err, cwd=REPO, env=env)
 
 
 def run_worker(script: str, nproc: int, *args, timeout: int = 300) -> subprocess.CompletedProcess:
