@@ -10,8 +10,8 @@ megatron-core's public API. What changed across the range, and how each is met:
 - 0.17+ `dist_checkpointing.save(async_sharded_save=True)` defaults to NVIDIA's resiliency
   extension (NVRx), and an async request must go to the queue of the writer that made it:
   `async_save_options` and `async_calls_queue` choose the pair once.
-- 0.19 made the checkpoint writer's results queue public (`get_write_results_queue`; before,
-  `_get_write_results_queue`): `start_write_results_queue`.
+- The checkpoint writer's results queue: newer releases start it forked on request
+  (`get_write_results_queue(mp_mode="fork")`), older ones only spawned; `start_write_results_queue`.
 - 0.19's GPTDataset returns a third value from its sample query, the documents' lengths in the
   window: `window_transforming_gpt_dataset` passes on whatever follows the window.
 
@@ -34,7 +34,6 @@ NEWEST_SERIES = "0.19"  # the newest release series tested
 _BEYOND = Version("0.20")
 _SHARDED_COMMON_STATE = Version("0.19")
 _ASYNC_STRATEGY_CHOICE = Version("0.17")
-_PUBLIC_WRITE_RESULTS_QUEUE = Version("0.19")
 
 
 def release(text: str | None = None) -> Version:
@@ -98,11 +97,19 @@ def async_calls_queue():
 
 
 def start_write_results_queue() -> None:
-    """Start the process that serves megatron-core's checkpoint-writer results queue."""
+    """Start megatron-core's checkpoint-writer results queue, its server forked from this process as
+    Megatron-LM starts it. Spawned, megatron-core's default, the server is another interpreter on
+    every rank, which imports torch when the first save's results reach it: about 3 CPU s and a 3 s
+    wait per rank (benchmarks/results_queue.py). Call it before any thread or process group exists."""
+    import multiprocessing
+
     from megatron.core.dist_checkpointing.strategies import filesystem_async
 
-    start = getattr(filesystem_async, "get_write_results_queue", None)
-    (start or WRITE_RESULTS_QUEUE.get())()
+    public = getattr(filesystem_async, "get_write_results_queue", None)
+    if public is not None and "mp_mode" in inspect.signature(public).parameters:
+        public(mp_mode="fork")
+    elif RESULTS_QUEUE.get() is None:
+        setattr(*RESULTS_QUEUE.site(), multiprocessing.get_context("fork").Manager().Queue())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,13 +173,12 @@ SAMPLE_QUERY = PrivateName("megatron.core.datasets.gpt_dataset:GPTDataset", "_qu
                            "FIM rewrites each sample's token window (window_transforming_gpt_dataset)")
 PAD_TOKEN_ID = PrivateName("megatron.core.datasets.megatron_dataset:MegatronDataset", "_pad_token_id",
                            "FIM leaves the padding that ends a window alone", instance=True)
-WRITE_RESULTS_QUEUE = PrivateName(
-    "megatron.core.dist_checkpointing.strategies.filesystem_async", "_get_write_results_queue",
-    "start the checkpoint writer's results queue (public from 0.19: get_write_results_queue)",
-    until=_PUBLIC_WRITE_RESULTS_QUEUE)
+RESULTS_QUEUE = PrivateName(
+    "megatron.core.dist_checkpointing.strategies.filesystem_async", "_results_queue",
+    "the checkpoint writer's results queue, started forked where get_write_results_queue has no mp_mode")
 PRIVATE_NAMES = (SET_CUDA_RNG_STATE, RNG_TRACKER, RNG_TRACKER_INITIALIZED, TRACKER_INITIALIZED_FLAG,
                  TRACKER_CURRENT_STATE, SET_OPTIMIZER_STATES, DUMMY_OPTIMIZER_STATES, SAMPLE_QUERY, PAD_TOKEN_ID,
-                 WRITE_RESULTS_QUEUE)
+                 RESULTS_QUEUE)
 
 
 @functools.cache

@@ -66,7 +66,8 @@ def pytest_collection_modifyitems(config, items):
     Tests that share a module-scoped fixture (a trained checkpoint, a reference run) stay on one
     worker, so the fixture is built once; so do all files that start the session's SLURM, so one
     cluster runs, and they come first: the longest chain of tests on one worker must not be the last.
-    Every other test goes to whichever worker is free.
+    The tests that train come next, the longest ones after it; every test goes to whichever worker
+    is free, and the last to go are short.
     """
     def shares_module_state(item) -> bool:
         return any(d.scope in ("module", "class", "package")
@@ -79,4 +80,4 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("slurm"))
         elif item.path in grouped_files:
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))
-    items.sort(key=lambda item: item.path not in slurm_files)
+    items.sort(key=lambda item: (item.path not in slurm_files, "training_data" not in item.fixturenames))

@@ -18,9 +18,12 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import runpy
+import subprocess
 import sys
+import tempfile
 import threading
 import traceback
+import warnings
 from pathlib import Path
 
 # What a training rank imports; each fork finds them loaded. torch._dynamo is imported by torch's
@@ -56,8 +59,20 @@ def _forkserver():
     return _context
 
 
+def run_python(args: list[str], cwd: Path, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -u ARGS` forked and run to the end, as subprocess.run(capture_output=True, text=True)."""
+    with tempfile.TemporaryDirectory(prefix="forked-") as logs:
+        out, err = Path(logs, "out"), Path(logs, "err")
+        process = ForkedPython(args, out, err, cwd, env)
+        if process.wait(timeout) is None:
+            process.kill()
+            raise subprocess.TimeoutExpired(args, timeout)
+        return subprocess.CompletedProcess(args, process.returncode, out.read_text(), err.read_text())
+
+
 class ForkedPython:
-    """A rank started as `python -u ARGS`, with the subset of subprocess.Popen that launches use."""
+    """A rank started as `python -u ARGS`, with the subset of subprocess.Popen that launches use.
+    ARGS may begin with `-W ACTION`, applied as the interpreter applies it."""
 
     def __init__(self, args: list[str], stdout: Path, stderr: Path, cwd: Path, env: dict):
         self.args = args
@@ -97,6 +112,9 @@ def _run(args: list[str], env: dict, cwd: str, stdout: str, stderr: str) -> None
 
         torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
     extra_path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    while args[0] == "-W":
+        warnings.simplefilter(args[1])
+        args = args[2:]
     code = 0
     try:
         if args[0] == "-m":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
 from forked_python import ForkedPython
 
 from megatron_sc2.support import free_port
@@ -26,52 +29,87 @@ def launcher_environment() -> dict:
     return {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
 
 
-def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, python: str = sys.executable,
-              check: bool = True) -> subprocess.CompletedProcess:
+class Ranks:
     """`python -u COMMAND` as `nproc` ranks on this machine, with the variables torchrun exports.
 
     Each rank is started directly, forked from a warm interpreter (forked_python): torchrun's agent
-    would cost every launch 2 more CPU seconds, and each rank's imports about 4. As
-    torchrun does, the first rank that fails stops the others (SIGTERM, then SIGKILL), and the
-    launch's output is every rank's, in rank order. The launch itself runs through torchrun in the
-    tests that signal it or its workers (test_preemption, test_resume's kill test, test_lost_node,
-    test_save_lock), and through SLURM and Open MPI in theirs.
+    would cost every launch 2 more CPU seconds, and each rank's imports about 4. As torchrun does,
+    the first rank that fails stops the others (SIGTERM, then SIGKILL), and the launch's output is
+    every rank's, in rank order. The launch runs through torchrun where a test signals torchrun
+    itself (test_preemption, test_stop_and_errors' SIGTERM, test_lost_node), and through SLURM and
+    Open MPI in theirs.
     """
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="ranks-") as logs:
-        outputs = [(Path(logs, f"{rank}.out"), Path(logs, f"{rank}.err")) for rank in range(nproc)]
-        ranks = [_start([*map(str, command)], out, err, python,
-                        {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
-                         "GROUP_RANK": "0", "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1",
-                         "MASTER_PORT": str(port)})
-                 for rank, (out, err) in enumerate(outputs)]
+
+    def __init__(self, command: list[str], nproc: int, env: dict, logs: Path, python: str = sys.executable):
+        self.command = [*map(str, command)]
+        self.outputs = [(logs / f"{rank}.out", logs / f"{rank}.err") for rank in range(nproc)]
+        port = free_port()
+        self.ranks = [_start(self.command, out, err, python,
+                             {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
+                              "GROUP_RANK": "0", "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1",
+                              "MASTER_PORT": str(port)})
+                      for rank, (out, err) in enumerate(self.outputs)]
+
+    def poll(self) -> int | None:
+        """None while a rank runs; then the first non-zero status, or 0. A failed rank stops the rest."""
+        if any(r.poll() is None for r in self.ranks):
+            if any(r.returncode for r in self.ranks):
+                self._stop()
+            return None
+        return next((r.returncode for r in self.ranks if r.returncode), 0)
+
+    def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
+        while (status := self.poll()) is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.command, timeout)
+            time.sleep(0.05)
+        return status
+
+    def send_signal(self, sig: int) -> None:
+        """To every rank, as SLURM signals a job's tasks or a lost node takes them."""
+        for rank in self.ranks:
+            if rank.poll() is None:
+                os.kill(rank.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL to every rank and what it started, at once, as a lost node takes them."""
+        processes = []
+        for rank in self.ranks:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process = psutil.Process(rank.pid)
+                processes += [process, *process.children(recursive=True)]
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        for rank in self.ranks:
+            rank.wait()
+        psutil.wait_procs(processes)
+
+    def output(self) -> tuple[str, str]:
+        return tuple("".join(f[i].read_text(errors="replace") for f in self.outputs) for i in (0, 1))
+
+    def _stop(self, patience_s: float = 30.0) -> None:
+        self.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + patience_s
+        while any(r.poll() is None for r in self.ranks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def run_ranks(command: list[str], nproc: int, env: dict, timeout: float = 300, python: str = sys.executable,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """`Ranks` run to the end: their status and output."""
+    with tempfile.TemporaryDirectory(prefix="ranks-") as logs:
+        ranks = Ranks(command, nproc, env, Path(logs), python)
         try:
-            while any(r.poll() is None for r in ranks):
-                if any(r.returncode for r in ranks):
-                    _stop(ranks)
-                if time.monotonic() > deadline:
-                    raise subprocess.TimeoutExpired(command, timeout)
-                time.sleep(0.05)
+            returncode = ranks.wait(timeout)
         finally:
-            for rank in ranks:
-                rank.kill()
-                rank.wait()
-        stdout, stderr = ("".join(f[i].read_text(errors="replace") for f in outputs) for i in (0, 1))
-    returncode = next((r.returncode for r in ranks if r.returncode), 0)
+            ranks.kill()
+        stdout, stderr = ranks.output()
     result = subprocess.CompletedProcess(command, returncode, stdout, stderr)
     if check and returncode != 0:
         raise AssertionError(f"{command[:2]} x{nproc} failed ({returncode}):\n{stdout[-4000:]}\n{stderr[-8000:]}")
     return result
-
-
-def _stop(ranks: list[subprocess.Popen], patience_s: float = 30.0) -> None:
-    for rank in ranks:
-        if rank.poll() is None:
-            rank.terminate()
-    deadline = time.monotonic() + patience_s
-    while any(r.poll() is None for r in ranks) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def _start(args: list[str], stdout: Path, stderr: Path, python: str, env: dict):

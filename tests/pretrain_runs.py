@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from multirank import REPO, run_ranks
+from multirank import REPO, Ranks, run_ranks
 
 from megatron_sc2.support import torchrun_command
 
@@ -38,8 +38,15 @@ def pretrain(nproc: int, args: list[str], timeout: int = 600, check: bool = True
                      check=check)
 
 
+def start_ranks(nproc: int, args: list[str], logs: Path) -> Ranks:
+    """In the background, as ranks started directly (multirank.Ranks), their output in `logs`."""
+    logs.mkdir(parents=True, exist_ok=True)
+    return Ranks(["-m", "megatron_sc2.pretrain", *args], nproc, environment(), logs)
+
+
 def start_pretrain(nproc: int, args: list[str], log: Path) -> subprocess.Popen:
-    """In the background, in its own process group (so a test can signal the whole job)."""
+    """In the background under torchrun, in its own process group (so a test can signal torchrun and
+    its workers, as SLURM does)."""
     return subprocess.Popen(torchrun_command(nproc, args), stdout=log.open("w"), stderr=subprocess.STDOUT,
                             env=environment(), cwd=REPO, start_new_session=True)
 

@@ -42,8 +42,8 @@ class ExitSignals:
 
 
 def start_checkpoint_writer_queue(ignoring) -> None:
-    """megatron-core's checkpoint writer sends its results through a queue served by a spawned
-    process, started at the first save; a SIGTERM meant for the trainer would kill it mid-save
+    """megatron-core's checkpoint writer sends its results through a queue served by a process of
+    its own, started at the first save; a SIGTERM meant for the trainer would kill it mid-save
     (BrokenPipeError, a lost checkpoint). Start it now, inheriting these signals ignored."""
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignoring}
     try:

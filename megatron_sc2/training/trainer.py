@@ -147,6 +147,10 @@ def find_start(run: RunConfig) -> tuple[int, TrainState, tuple | None, bool]:
 
 
 def pretrain(run: RunConfig) -> None:
+    # Ctrl-C saves too when there is somewhere to save; otherwise it interrupts as usual.
+    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.checkpoint.save else ())
+    if run.checkpoint.save:  # forked: first, while this process has no threads or process groups
+        start_checkpoint_writer_queue(ignoring=stop_signals)
     timeout = run.parallel_options.distributed_timeout_minutes
     launch = runtime.initialize(run.parallel, seed=run.logging.seed, timeout_minutes=timeout)
     from megatron.core import parallel_state
@@ -157,10 +161,6 @@ def pretrain(run: RunConfig) -> None:
     is_logging_rank = launch.rank == launch.world_size - 1  # the last pipeline stage has the loss
     metrics = MetricsLogger(run.logging.metrics_file, run.logging.tensorboard_dir, run.logging.wandb_project,
                             run.logging.wandb_exp_name, is_logging_rank)
-    # Ctrl-C saves too when there is somewhere to save; otherwise it interrupts as usual.
-    stop_signals = (signal.SIGTERM, signal.SIGUSR1) + ((signal.SIGINT,) if run.checkpoint.save else ())
-    if run.checkpoint.save:
-        start_checkpoint_writer_queue(ignoring=stop_signals)
     exit_signals = ExitSignals(run.checkpoint.exit_duration_in_mins, stop_signals)
     watchdog = ProgressWatchdog(timeout)
     saver = CheckpointSaver(run)

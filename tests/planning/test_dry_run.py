@@ -6,20 +6,26 @@ import os
 import subprocess
 import sys
 
+from forked_python import run_python
+
 from megatron_sc2.support import REPO
 
 
-def run(command: list[str], **env) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **env})
+def environment(**env) -> dict:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **env}
+
+
+def plan(*args) -> subprocess.CompletedProcess:
+    """`python -W ignore -m megatron_sc2.pretrain ARGS`, forked warm (its imports are not under test)."""
+    return run_python(["-W", "ignore", "-m", "megatron_sc2.pretrain", *args], REPO, environment())
 
 
 def test_every_problem_of_a_launch_is_listed_at_once_one_line_each(tmp_path):
-    result = run([sys.executable, "-W", "ignore", "-m", "megatron_sc2.pretrain", "--config",
-                  "examples/configs/sc2-15b.yaml", "--data-path", "1", f"{tmp_path}/a", "2", f"{tmp_path}/b",
-                  "--tokenizer-model", f"{tmp_path}/tokenizer", "--save", str(tmp_path), "--tensor-model-parallel-size",
-                  "8", "--pipeline-model-parallel-size", "3", "--num-layers-per-virtual-pipeline-stage", "7",
-                  "--seq-length", "32768", "--dry-run", "--world-size", "1000"])
+    result = plan("--config", "examples/configs/sc2-15b.yaml", "--data-path", "1", f"{tmp_path}/a", "2",
+                  f"{tmp_path}/b", "--tokenizer-model", f"{tmp_path}/tokenizer", "--save", str(tmp_path),
+                  "--tensor-model-parallel-size", "8", "--pipeline-model-parallel-size", "3",
+                  "--num-layers-per-virtual-pipeline-stage", "7", "--seq-length", "32768", "--dry-run",
+                  "--world-size", "1000")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "invalid pretraining configuration:",
@@ -38,10 +44,9 @@ def test_every_problem_of_a_launch_is_listed_at_once_one_line_each(tmp_path):
 
 def test_a_global_batch_that_micro_batch_times_data_parallel_does_not_divide_is_named_per_stage(training_data,
                                                                                                 tmp_path):
-    result = run([sys.executable, "-W", "ignore", "-m", "megatron_sc2.pretrain", "--config",
-                  "examples/configs/sc2-15b.yaml", "--data-path", str(training_data["prefix"]), "--tokenizer-model",
-                  str(training_data["tokenizer"]), "--save", str(tmp_path), "--micro-batch-size", "3",
-                  "--dry-run", "--world-size", "1024"])
+    result = plan("--config", "examples/configs/sc2-15b.yaml", "--data-path", str(training_data["prefix"]),
+                  "--tokenizer-model", str(training_data["tokenizer"]), "--save", str(tmp_path),
+                  "--micro-batch-size", "3", "--dry-run", "--world-size", "1024")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[1:] == [
         f"  - stage {name}: global batch {batch} is not a multiple of micro batch 3 x data parallel 256 = 768"
@@ -50,9 +55,12 @@ def test_a_global_batch_that_micro_batch_times_data_parallel_does_not_divide_is_
 
 def test_the_launcher_plans_its_own_world_size_and_names_what_does_not_fit(training_data, tmp_path):
     """3B on 2 nodes of 30 GiB GPUs: the 4k stage fits, the 16k stage does not; the JSON is written either way."""
-    result = run(["examples/pretrain_sc2_3b.sh", "--gpu-memory-gib", "30"], DRY_RUN="1", PYTHON=sys.executable,
-                 NNODES="2", DATA_PATH=str(training_data["prefix"]), TOKENIZER_MODEL=str(training_data["tokenizer"]),
-                 CHECKPOINT_DIR=str(tmp_path / "run"), PLAN_OUTPUT=str(tmp_path / "plan.json"))
+    result = subprocess.run(
+        ["examples/pretrain_sc2_3b.sh", "--gpu-memory-gib", "30"], capture_output=True, text=True, cwd=REPO,
+        timeout=600, check=False,
+        env=environment(DRY_RUN="1", PYTHON=sys.executable, NNODES="2", DATA_PATH=str(training_data["prefix"]),
+                        TOKENIZER_MODEL=str(training_data["tokenizer"]), CHECKPOINT_DIR=str(tmp_path / "run"),
+                        PLAN_OUTPUT=str(tmp_path / "plan.json")))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["world_size"] == 16 and plan["layout"]["data_parallel"] == 8 and not plan["fits"]

@@ -10,6 +10,7 @@ from pretrain_runs import environment
 GIB = 2**30
 
 
+@pytest.mark.slow  # real training steps at sequence length 1024
 @pytest.mark.parametrize("tp", [1, 2], ids=["world-1", "tp2-on-2-ranks"])
 def test_planned_memory_is_the_measured_peak_of_training(training_data, tmp_path, tp):
     run_ranks(["tests/workers/plan_peak.py", tmp_path, training_data["tokenizer"], tp, 1024, 2], tp, environment(),

@@ -3,13 +3,13 @@ Starcoder2ForCausalLM, and Megatron-LM's theoretical memory formula; and against
 launch checks the machine with (arguments.states_gib)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from forked_python import run_python
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # the full-size 3B-15B models at six layouts
 GIB = 2**30
 # size:TP:PP:world[:replicated] (the recipes' layouts at 16 and 128 nodes, pipelined, and without the
 # distributed optimizer)
@@ -18,10 +18,8 @@ LAYOUTS = ["3b:2:1:128", "7b:2:1:128", "15b:4:1:128", "15b:4:1:1024", "15b:4:2:1
 
 @pytest.fixture(scope="module")
 def planned(training_data) -> dict:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "workers" / "plan_weights.py"), str(training_data["tokenizer"]),
-         *LAYOUTS], capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
-                                                                  "PATH": "/usr/bin:/bin"}, timeout=600, check=False)
+    result = run_python([str(REPO / "tests" / "workers" / "plan_weights.py"), str(training_data["tokenizer"]),
+                         *LAYOUTS], REPO, {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

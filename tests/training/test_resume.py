@@ -1,13 +1,10 @@
 """Checkpoints resume exactly, and into another TP x PP x DP layout."""
 
-import contextlib
 import random
-import signal
 import time
 
-import psutil
 import pytest
-from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_pretrain
+from pretrain_runs import SCHEDULE, base_args, losses, pretrain, start_ranks
 
 from megatron_sc2.checkpoint import latest_iteration, resolve, write_marker
 
@@ -30,19 +27,15 @@ def test_sigkill_at_a_random_iteration_then_resume_gives_identical_losses(traini
     kill_after = random.Random().randint(2, 6)
     args = base_args(training_data, run, *pipeline, *STEPS, *DROPOUT,
                      "--save", run / "ckpt", "--save-interval", "1")
-    job = start_pretrain(2, args, tmp_path / "killed.log")
-    deadline = time.monotonic() + 300
-    while (latest_iteration(run / "ckpt") or 0) < kill_after:
-        assert job.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    # The whole job, as a lost node takes it: torchrun and its workers, which run in sessions of their own.
-    processes = [psutil.Process(job.pid), *psutil.Process(job.pid).children(recursive=True)]
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGKILL)
-    job.wait()
-    psutil.wait_procs(processes)
+    job = start_ranks(2, args, tmp_path / "killed")
+    try:
+        deadline = time.monotonic() + 300
+        while (latest_iteration(run / "ckpt") or 0) < kill_after:
+            assert job.poll() is None, job.output()[1][-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        job.kill()
     stopped_at = latest_iteration(run / "ckpt")
     assert kill_after <= stopped_at < 8
 

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
+from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_ranks
 
 from megatron_sc2 import publish
 from megatron_sc2.checkpoint import acquire, latest_iteration
@@ -101,12 +101,12 @@ def test_a_second_job_on_the_same_save_folder_is_refused(training_data, tmp_path
     saves), `--save D --load D` resumes as a requeued job would."""
     ckpt = tmp_path / "ckpt"
     train = ["--seq-length", "64", "--global-batch-size", "4", *SCHEDULE, "--save", ckpt]
-    first = start_pretrain(2, base_args(training_data, tmp_path / "first", "--train-iters", "10000", *train),
-                           tmp_path / "first.log")
+    first = start_ranks(2, base_args(training_data, tmp_path / "first", "--train-iters", "10000", *train),
+                        tmp_path / "first.logs")
     try:
         deadline = time.monotonic() + 300
         while len(read_metrics(tmp_path / "first" / "metrics.jsonl")) < 2:
-            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert first.poll() is None, first.output()[1][-3000:]
             assert time.monotonic() < deadline
             time.sleep(0.1)
         owner = recorded(ckpt)
@@ -117,8 +117,9 @@ def test_a_second_job_on_the_same_save_folder_is_refused(training_data, tmp_path
                 in output), output[-3000:]
         assert not read_metrics(tmp_path / "second" / "metrics.jsonl")
     finally:
-        os.killpg(first.pid, signal.SIGTERM)
+        first.send_signal(signal.SIGTERM)  # as SLURM signals a job's tasks
         first.wait(timeout=120)
+        first.kill()
     saved = latest_iteration(ckpt)
     assert saved is not None and recorded(ckpt) == {}  # released at exit
 
