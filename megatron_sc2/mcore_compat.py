@@ -10,8 +10,8 @@ megatron-core's public API. What changed across the range, and how each is met:
 - 0.17+ `dist_checkpointing.save(async_sharded_save=True)` defaults to NVIDIA's resiliency
   extension (NVRx), and an async request must go to the queue of the writer that made it:
   `async_save_options` and `async_calls_queue` choose the pair once.
-- The checkpoint writer's results queue: newer releases start it forked on request
-  (`get_write_results_queue(mp_mode="fork")`), older ones only spawned; `start_write_results_queue`.
+- The checkpoint writer's results queue is spawned by every release (newer ones fork it on request,
+  without ending it with the rank): `start_write_results_queue` sets its own, forked.
 - 0.19's GPTDataset returns a third value from its sample query, the documents' lengths in the
   window: `window_transforming_gpt_dataset` passes on whatever follows the window.
 
@@ -22,10 +22,13 @@ it, when the installed release lacks one. docs/cpu-backend.md says what the CPU 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import importlib
 import inspect
+import os
+import signal
 
 from packaging.version import Version
 
@@ -97,19 +100,27 @@ def async_calls_queue():
 
 
 def start_write_results_queue() -> None:
-    """Start megatron-core's checkpoint-writer results queue, its server forked from this process as
-    Megatron-LM starts it. Spawned, megatron-core's default, the server is another interpreter on
-    every rank, which imports torch when the first save's results reach it: about 3 CPU s and a 3 s
-    wait per rank (benchmarks/results_queue.py). Call it before any thread or process group exists."""
+    """Start megatron-core's checkpoint-writer results queue, its server forked from this process
+    (Megatron-LM forks it too) and ending with it. Spawned, megatron-core's default, the server is
+    another interpreter on every rank, which imports torch when the first save's results reach it:
+    about 3 CPU s and a 3 s wait per rank (benchmarks/results_queue.py); and either way it outlived
+    a rank that died without exiting (SIGKILL, the OOM killer, the watchdog's exit). Call it before
+    any thread or process group exists."""
     import multiprocessing
+    from multiprocessing.managers import SyncManager
 
-    from megatron.core.dist_checkpointing.strategies import filesystem_async
+    if RESULTS_QUEUE.get() is None:
+        manager = SyncManager(ctx=multiprocessing.get_context("fork"))
+        manager.start(_end_with_parent, (os.getpid(),))
+        setattr(*RESULTS_QUEUE.site(), manager.Queue())  # the queue's proxy keeps the manager
 
-    public = getattr(filesystem_async, "get_write_results_queue", None)
-    if public is not None and "mp_mode" in inspect.signature(public).parameters:
-        public(mp_mode="fork")
-    elif RESULTS_QUEUE.get() is None:
-        setattr(*RESULTS_QUEUE.site(), multiprocessing.get_context("fork").Manager().Queue())
+
+def _end_with_parent(parent: int) -> None:
+    """In the queue's server: SIGKILL when the rank that forked it dies (Linux's PR_SET_PDEATHSIG)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request
+        os._exit(0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +186,7 @@ PAD_TOKEN_ID = PrivateName("megatron.core.datasets.megatron_dataset:MegatronData
                            "FIM leaves the padding that ends a window alone", instance=True)
 RESULTS_QUEUE = PrivateName(
     "megatron.core.dist_checkpointing.strategies.filesystem_async", "_results_queue",
-    "the checkpoint writer's results queue, started forked where get_write_results_queue has no mp_mode")
+    "the checkpoint writer's results queue, forked and ending with the rank")
 PRIVATE_NAMES = (SET_CUDA_RNG_STATE, RNG_TRACKER, RNG_TRACKER_INITIALIZED, TRACKER_INITIALIZED_FLAG,
                  TRACKER_CURRENT_STATE, SET_OPTIMIZER_STATES, DUMMY_OPTIMIZER_STATES, SAMPLE_QUERY, PAD_TOKEN_ID,
                  RESULTS_QUEUE)

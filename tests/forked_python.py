@@ -104,6 +104,8 @@ class ForkedPython:
 def _run(args: list[str], env: dict, cwd: str, stdout: str, stderr: str) -> None:
     """In the fork: become `python -u ARGS` and exit as it would."""
     _redirect(stdout, stderr)
+    # A forkserver's child inherits "forkserver" as the start method: the interpreter's default again.
+    multiprocessing.set_start_method(None, force=True)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)

@@ -4,8 +4,9 @@ import os
 import signal
 import time
 
+import psutil
 import pytest
-from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain
+from pretrain_runs import SCHEDULE, base_args, pretrain, read_metrics, start_pretrain, start_ranks
 
 from megatron_sc2.checkpoint import CheckpointError, iteration_dir, latest_iteration, resolve, write_marker
 from megatron_sc2.training.arguments import parse_args
@@ -95,3 +96,24 @@ def test_a_nan_loss_stops_the_run_naming_the_iteration_or_is_skipped(training_da
     pretrain(1, args + ["--skip-nan-steps", "--metrics-file", str(tmp_path / "skipping.jsonl")])
     last = [m for m in read_metrics(tmp_path / "skipping.jsonl") if "skipped_steps" in m][-1]
     assert last["iteration"] == 4 and last["skipped_steps"] == 3
+
+
+def test_a_killed_rank_leaves_no_checkpoint_writer_process_behind(training_data, tmp_path):
+    """SIGKILL to the rank alone (the OOM killer's way): the results queue's server goes with it."""
+    args = base_args(training_data, tmp_path, "--seq-length", "64", "--global-batch-size", "4",
+                     "--train-iters", "10000", *SCHEDULE, "--save", tmp_path / "ckpt")
+    job = start_ranks(1, args, tmp_path / "logs")
+    try:
+        deadline = time.monotonic() + 300
+        while not read_metrics(tmp_path / "metrics.jsonl"):
+            assert job.poll() is None, job.output()[1][-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        (rank,) = job.ranks
+        helpers = psutil.Process(rank.pid).children(recursive=True)
+        assert helpers, "the rank started its checkpoint writer's results queue"
+        os.kill(rank.pid, signal.SIGKILL)
+        _, alive = psutil.wait_procs(helpers, timeout=10)
+        assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        job.kill()
