@@ -9,9 +9,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    # Imported here, not at the top: megatron-core's checkpoint writer starts its results queue in a
-    # spawned process, which imports this module as its main; at the top, these imports (torch,
-    # megatron-core, about 5 CPU s) would be paid again by every rank that saves.
+    # Imported here, not at the top: a process spawned from a launch (multiprocessing's "spawn")
+    # imports this module as its main; at the top, each would import torch and megatron-core again
+    # (about 5 CPU s).
     from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
     from megatron_sc2.runtime import detect_launch_env
     from megatron_sc2.training.arguments import check_machine, parse_args

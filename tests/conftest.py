@@ -66,8 +66,8 @@ def pytest_collection_modifyitems(config, items):
     Tests that share a module-scoped fixture (a trained checkpoint, a reference run) stay on one
     worker, so the fixture is built once; so do all files that start the session's SLURM, so one
     cluster runs, and they come first: the longest chain of tests on one worker must not be the last.
-    The tests that train come next, the longest ones after it; every test goes to whichever worker
-    is free, and the last to go are short.
+    The tests that train, the longest, come next; each test goes to whichever worker is free, so the
+    last ones handed out are short.
     """
     def shares_module_state(item) -> bool:
         return any(d.scope in ("module", "class", "package")
