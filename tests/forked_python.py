@@ -75,7 +75,6 @@ class ForkedPython:
     ARGS may begin with `-W ACTION`, applied as the interpreter applies it."""
 
     def __init__(self, args: list[str], stdout: Path, stderr: Path, cwd: Path, env: dict):
-        self.args = args
         self._process = _forkserver().Process(target=_run, args=(list(map(str, args)), dict(env), str(cwd),
                                                                  str(stdout), str(stderr)))
         self._process.start()
@@ -91,10 +90,6 @@ class ForkedPython:
     def wait(self, timeout: float | None = None) -> int | None:
         self._process.join(timeout)
         return self._process.exitcode
-
-    def terminate(self) -> None:
-        if self._process.exitcode is None:
-            self._process.terminate()
 
     def kill(self) -> None:
         if self._process.exitcode is None:

@@ -66,6 +66,14 @@ class Ranks:
             time.sleep(0.05)
         return status
 
+    def run_until(self, done, timeout: float = 300) -> None:
+        """Until `done()`, failing with the ranks' output if they end first."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self.poll() is None, self.output()[1][-3000:]
+            assert time.monotonic() < deadline, f"not done after {timeout} s"
+            time.sleep(0.05)
+
     def send_signal(self, sig: int) -> None:
         """To every rank, as SLURM signals a job's tasks or a lost node takes them."""
         for rank in self.ranks:
