@@ -8,10 +8,12 @@ mpi4py (optional), with the rendezvous address shared by a broadcast from rank 0
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_PORT = 29500
 
@@ -102,7 +104,17 @@ def detect_launch_env(env=None) -> LaunchEnv:
 
 
 def free_port() -> int:
-    """A TCP port on this machine that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on this machine that nothing listens on now, below the kernel's ephemeral range:
+    a port from there (what bind(0) gives) can become any outgoing connection's source port before
+    the launch listens on it, as it did in CI between a SLURM job's submission and its start."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    choose = random.SystemRandom()  # not the seeded generator that every forked rank shares
+    for _ in range(100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", choose.randrange(10000, max(low, 10001))))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free TCP port in 10000-{low - 1} after 100 tries")
