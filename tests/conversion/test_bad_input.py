@@ -225,24 +225,27 @@ def nonfinite_hf(tmp_path, hf_folder):
     weights = load_file(folder / "model.safetensors")
     weights["model.layers.1.mlp.c_fc.weight"][3, :2] = float("nan")
     weights["model.norm.bias"][0] = float("-inf")
+    weights["model.layers.0.mlp.c_proj.weight"][1, 1] = float("inf")  # a maximum alone shows +Inf
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     return folder
 
 
 def test_nonfinite_weights_are_refused_unless_allowed(tmp_path, hf_folder, capsys):
     folder = nonfinite_hf(tmp_path, hf_folder)
-    with pytest.raises(ConversionError, match=r"2 tensor\(s\) hold NaN/Inf values: .*c_fc.weight \(2\), "
-                                              r"model.norm.bias \(1\); nothing was written \(pass --allow-nonfinite"):
+    with pytest.raises(ConversionError, match=r"3 tensor\(s\) hold NaN/Inf values: .*c_proj.weight \(1\), .*"
+                                              r"c_fc.weight \(2\), model.norm.bias \(1\); nothing was written "
+                                              r"\(pass --allow-nonfinite"):
         import_from_hf(folder, tmp_path / "out", progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # the staged iteration is gone, no marker written
 
     argv = ["import", "--hf", str(folder), "--save", str(tmp_path / "out"), "--no-progress", "--allow-nonfinite"]
     assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert "hold NaN/Inf values: model.layers.1.mlp.c_fc.weight (2), model.norm.bias (1)" in out + err
+    assert "model.layers.1.mlp.c_fc.weight (2), model.norm.bias (1)" in out + err
+    assert "model.layers.0.mlp.c_proj.weight (1)" in out + err
     exported = export_to_hf(tmp_path / "out", tmp_path / "back", progress=False, allow_nonfinite=True)
     assert any("model.norm.bias (1)" in note for note in exported.notes)
-    with pytest.raises(ConversionError, match="2 tensor\\(s\\) hold NaN/Inf"):
+    with pytest.raises(ConversionError, match="3 tensor\\(s\\) hold NaN/Inf"):
         export_to_hf(tmp_path / "out", tmp_path / "back2", progress=False)
 
 
