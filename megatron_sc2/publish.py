@@ -218,6 +218,25 @@ def write_text(path: Path, text: str, staging: Path | None = None) -> None:
     write_whole(path, lambda staged: staged.write_text(text, encoding="utf-8"), staging)
 
 
+# How torch's zip writer (torch.save, dist_checkpointing) reports a write the file system refused.
+_TORCH_WRITE_FAILURES = ("unexpected pos", "PytorchStreamWriter failed")
+
+
+def write_failure(error: BaseException, output: Path) -> str | None:
+    """One line for an `output` the file system would not take (full disk, read-only, a file where a
+    folder goes), from `error` or what caused it; None when the error is of another kind."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno is not None:
+            where = f" ({error.filename})" if error.filename and str(error.filename) != str(output) else ""
+            return f"{output}: cannot write: {error.strerror}{where}"
+        if any(text in str(error) for text in _TORCH_WRITE_FAILURES):
+            return f"{output}: cannot write: the file system refused a write (a full disk or a quota)"
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _lock(fd: int) -> None:
     """Lock `fd`, or close it and raise."""
     try:

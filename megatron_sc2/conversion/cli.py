@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from torch.distributed.checkpoint.api import CheckpointException
+
 from megatron_sc2.conversion.convert import export_to_hf, import_from_hf
 from megatron_sc2.conversion.hf_io import DTYPES, ConversionError, parse_size
-from megatron_sc2.publish import OutputBusy
+from megatron_sc2.publish import OutputBusy, write_failure
 
 DESCRIPTION = """\
 Convert between megatron_sc2 training checkpoints and Hugging Face Starcoder2ForCausalLM folders.
@@ -81,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     except (ConversionError, OutputBusy, ValueError) as e:
         print(f"convert_checkpoint {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError, CheckpointException) as e:  # the last: torch's writer, as a BaseException
+        written = write_failure(e, args.output if args.command == "export" else args.save)
+        if written is None:
+            raise
+        print(f"convert_checkpoint {args.command}: error: {written}; nothing was written", file=sys.stderr)
         return 2
     print(summary)
     return 0

@@ -4,11 +4,13 @@ never runs code from the folder being converted."""
 import json
 import os
 import pickle
+import re
 import shutil
 import socket
 
 import pytest
 from conversion.tiny import Tiny, make_hf
+from small_filesystems import tmpfs
 
 from megatron_sc2.checkpoint import iteration_dir, verify_checkpoint
 from megatron_sc2.conversion import ConversionError, export_to_hf, hf_io, import_from_hf, megatron_io
@@ -269,3 +271,21 @@ def test_wrong_typed_field_transformers_checks_is_one_line(tmp_path, hf_folder, 
     code = main(["import", "--hf", str(folder), "--save", str(tmp_path / "out"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "config.json" in err and "use_cache" in err, err
+
+
+@pytest.mark.parametrize("command", ["export", "import"])
+@pytest.mark.parametrize("filesystem", ["full", "read-only"])
+def test_an_output_the_file_system_refuses_is_one_line(tmp_path, capsys, hf_folder, checkpoint, command, filesystem):
+    """A full disk (torch's writer says 'unexpected pos 704 vs 598') or a read-only one: one line
+    naming the output, and nothing that looks converted."""
+    with tmpfs(tmp_path / "mnt", read_only=filesystem == "read-only") as mnt:
+        output = mnt / "out"
+        argv = ["export", "--load", str(checkpoint), "--output", str(output)] if command == "export" else \
+            ["import", "--hf", str(hf_folder), "--save", str(output)]
+        assert main([*argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        cause = "No space left on device|the file system refused a write" if filesystem == "full" else \
+            "Read-only file system"
+        assert re.fullmatch(rf"convert_checkpoint {command}: error: {output}: cannot write: .*({cause}).*; "
+                            r"nothing was written\n", err), err
+        assert not output.exists() or not [p for p in output.rglob("*") if p.is_file()]
