@@ -10,17 +10,22 @@
 
 Stages that share documents (signatures, output) read the same files with the same task count, so the document
 numbers datatrove's MinHash blocks exchange line up. Re-running the same command resumes: finished tasks are skipped.
+Locally, stages run one after the other with one line each; datatrove's per-task log goes to its files (and, with
+`verbose`, to the console too).
 `options.json` in the output records what the output is made from; a run with other input or options is refused.
 """
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupFilter
+from datatrove.utils.logging import logger
 
 from megatron_sc2.curation.decontamination import (
     DecontaminationFilter,
@@ -61,6 +66,7 @@ class CurationConfig:
     executor: str = "local"
     slurm_partition: str | None = None
     slurm_time: str = "24:00:00"
+    verbose: bool = False
 
     def path(self, *parts: str) -> str:
         return str(Path(self.output, *parts))
@@ -102,6 +108,19 @@ class CheckInput(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         check_input(summarize(self.logs_dir, ["filter"]), self.input_folder, self.max_bad_fraction)
         return data
+
+
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor without its console log: each task still logs everything to its file
+    (`logs/STAGE/logs/task_NNNNN.log`) and its errors to the console, but not its pipeline and stats (hundreds of
+    lines for a hundred records), nor "k/n tasks completed" and the stage's totals."""
+
+    def _launch_run_for_rank(self, rank, ranks_q, completed=None, completed_lock=None):
+        logger.disable("datatrove.executor.local")  # in worker processes
+        return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
+
+    def _run_for_rank(self, rank, local_rank=0, node_rank=-1):
+        return super()._run_for_rank(rank, local_rank + 1, node_rank)  # datatrove's console log is local rank 0's
 
 
 def _removed_writer(cfg: CurationConfig, step: str):
@@ -163,7 +182,8 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
 def _executor(cfg: CurationConfig, stage: Stage, depends):
     logging_dir = cfg.path("logs", stage.name)
     if cfg.executor == "local":
-        return LocalPipelineExecutor(
+        local = LocalPipelineExecutor if cfg.verbose else QuietLocalExecutor
+        return local(
             stage.pipeline, tasks=stage.tasks, workers=min(cfg.workers, stage.tasks), logging_dir=logging_dir,
             depends=depends,
         )
@@ -215,11 +235,26 @@ def claim_output(cfg: CurationConfig) -> None:
     write_json_atomically(options, str(path))
 
 
-def run(cfg: CurationConfig) -> None:
-    """Runs (local) or submits (SLURM) every stage, each depending on the one before."""
+def run(cfg: CurationConfig, log: Callable[[str], None] = print) -> None:
+    """Runs every stage in turn, logging one line as each starts (local), or submits them as a chain of
+    dependent jobs (SLURM)."""
     stages = build_stages(cfg)
     claim_output(cfg)
-    executor = None
-    for stage in stages:
-        executor = _executor(cfg, stage, executor)
-    executor.run()
+    if cfg.executor == "slurm":
+        executor = None
+        for stage in stages:
+            executor = _executor(cfg, stage, executor)
+        executor.run()
+        return
+    start = time.perf_counter()
+    if not cfg.verbose:
+        logger.disable("datatrove.executor.local")
+    try:
+        for number, stage in enumerate(stages, 1):
+            executor = _executor(cfg, stage, None)
+            done = stage.tasks - len(executor.get_incomplete_ranks())
+            tasks = f"{stage.tasks} task{'s' if stage.tasks > 1 else ''}{f', {done} done before' if done else ''}"
+            log(f"stage {number}/{len(stages)} {stage.name}, {tasks} ({time.perf_counter() - start:.1f} s elapsed)")
+            executor.run()
+    finally:
+        logger.enable("datatrove.executor.local")

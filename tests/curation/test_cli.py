@@ -144,3 +144,31 @@ def test_a_finished_output_is_reused_only_for_the_same_input_and_options(tmp_pat
     (tmp_path / "other" / "notes.txt").write_text("not a curation run")
     assert main(["--input", str(raw), "--output", str(tmp_path / "other")]) == 2
     assert "holds files but no options.json" in capsys.readouterr().err
+
+
+def test_the_console_gets_a_line_per_stage_and_the_totals(tmp_path, stdlib_sources, capfd):
+    """datatrove's per-task log (432 lines for 147 records) stays in the task log files unless --verbose."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for shard in range(2):
+        records = [_record(i, text) for i, text in enumerate(stdlib_sources[shard * 4 : shard * 4 + 4])]
+        (raw / f"p{shard}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    with (raw / "p1.jsonl").open("a") as shard:
+        shard.write(json.dumps(_record(8, 'PASSWORD = "Tr0ub4dor&3"\n' + stdlib_sources[8])) + "\n{broken\n")
+    out = tmp_path / "out"
+    argv = ["--input", str(raw), "--max-bad-fraction", "0.5"]
+    assert main([*argv, "--output", str(out), "--workers", "2"]) == 0
+    console = capfd.readouterr()
+    assert console.err == ""
+    lines = console.out.splitlines()
+    stages = ["filter", "check", "signatures", "buckets", "clusters", "output", "report"]
+    assert [line.split(",")[0] for line in lines[:7]] == [
+        f"curate.py: stage {i}/7 {name}" for i, name in enumerate(stages, 1)]
+    assert lines[7:] == [
+        "curate.py: 9 records in, 9 out; removed: none; redacted: PASSWORD 1; bad records: malformed_json 1",
+        f"curate.py: clean records in {out / 'data'}, report in {out / 'stats.json'}",
+    ]
+    assert "Stats: Task 0" in (out / "logs" / "filter" / "logs" / "task_00000.log").read_text()
+
+    assert main([*argv, "--output", str(tmp_path / "verbose"), "--workers", "1", "--verbose"]) == 0
+    assert "Stats: Task 0" in capfd.readouterr().err
