@@ -2,6 +2,7 @@ import datetime
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,20 @@ def test_the_console_gets_a_line_per_stage_and_the_totals(tmp_path, stdlib_sourc
 
     assert main([*argv, "--output", str(tmp_path / "verbose"), "--workers", "1", "--verbose"]) == 0
     assert "Stats: Task 0" in capfd.readouterr().err
+
+
+def test_an_input_rewritten_with_the_same_size_and_mtime_is_not_resumed(tmp_path, stdlib_sources, capsys):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    records = [_record(i, text) for i, text in enumerate(stdlib_sources[:4])]
+    shard = raw / "a.jsonl"
+    shard.write_text("".join(json.dumps(record) + "\n" for record in records))
+    argv = ["--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
+    assert main(argv) == 0
+    stat = shard.stat()
+    shard.write_text(shard.read_text().replace('"f0"', '"g0"'))  # another record id, same size
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (shard.stat().st_size, shard.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert main(argv) == 2
+    assert "was made from other --input files: " in capsys.readouterr().err.splitlines()[-1]
+    assert "g0" not in (out / "data" / "00000.jsonl").read_text()
