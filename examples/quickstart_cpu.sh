@@ -6,7 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/quickstart}
-rm -rf "$OUT" && mkdir -p "$OUT"
+# Only a folder this script made (it leaves a mark there) is replaced: OUT may name anything.
+MARK="$OUT/.quickstart-output"
+if [ -e "$OUT" ] && [ ! -f "$MARK" ] && [ -n "$(ls -A "$OUT")" ]; then
+  echo "quickstart_cpu.sh: OUT=$OUT exists and is not a quick-start output (no $MARK); choose another OUT" >&2
+  exit 2
+fi
+rm -rf "$OUT" && mkdir -p "$OUT" && touch "$MARK"
 
 echo "== 1/6 corpus: Python's standard library as JSONL (without the codec tables and pydoc's text)"
 python tools/make_stdlib_corpus.py "$OUT/stdlib.jsonl" --exclude encodings pydoc_data

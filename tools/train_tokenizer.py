@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train a StarCoder2-style byte-level BPE tokenizer on JSONL code.
+"""Train a StarCoder2-style byte-level BPE tokenizer on a code corpus (JSONL or Parquet).
 
 The tokenizer matches StarCoder2's design (docs/starcoder2.md): byte-level BPE whose
 pre-tokenizer splits digits individually and then applies the GPT-2 byte-level regex, with
@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from megatron_sc2 import publish
+from megatron_sc2.data.inputs import SUPPORTED_SUFFIXES, CorruptInput, expand_inputs, read_records
+from megatron_sc2.data.records import SKIP_REASONS, Skip, parse, text_field
 from megatron_sc2.data.special_tokens import EOD, SPECIAL_TOKENS
 
 
@@ -31,10 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         allow_abbrev=False,
         description=__doc__.split("\n\n")[0],
-        epilog="Input records are JSON objects, one per line; files may be .jsonl or .jsonl.gz.",
+        epilog="Inputs are read as preprocess_data.py reads them: JSONL (plain, .gz, .zst) and Parquet.",
     )
     parser.add_argument(
-        "inputs", nargs="+", type=Path, help="JSONL files, or folders searched for *.jsonl[.gz]"
+        "inputs", nargs="+", help=f"files, globs, or folders searched for {', '.join(SUPPORTED_SUFFIXES)}"
     )
     parser.add_argument(
         "--output-dir", type=Path, required=True, help="folder to write the tokenizer files to"
@@ -51,38 +52,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def input_files(inputs: list[Path]) -> list[Path]:
-    files = []
-    for path in inputs:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"input {path} does not exist")
-    if not files:
-        raise FileNotFoundError(f"no .jsonl or .jsonl.gz files in {', '.join(map(str, inputs))}")
-    return files
-
-
 def read_texts(files: list[Path], key: str) -> Iterator[str]:
+    """The `key` text of each record, read as preprocessing and curation read them; a bad record stops the run."""
     for file in files:
-        opener = gzip.open if file.name.endswith(".gz") else open
-        with opener(file, "rt", encoding="utf-8") as lines:
-            for line_number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
+        try:
+            for number, record in enumerate(read_records(file, [key], lambda _: None), 1):
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{file}:{line_number}: invalid JSON ({error})") from None
-                if not isinstance(record, dict) or key not in record:
-                    raise KeyError(f"{file}:{line_number}: record has no key {key!r} (set --json-key)")
-                if not isinstance(record[key], str):
-                    raise TypeError(
-                        f"{file}:{line_number}: {key!r} is {type(record[key]).__name__}, not text"
-                    )
-                yield record[key]
+                    yield text_field(parse(record), key, allow_empty=True)
+                except Skip as skip:
+                    if skip.reason != "blank_line":
+                        raise ValueError(f"{file}:{number}: {_problem(skip.reason, key)}") from None
+        except CorruptInput as error:
+            raise ValueError(f"{error} (a truncated or corrupt file)") from None
+
+
+def _problem(reason: str, key: str) -> str:
+    if reason == "missing_key":
+        return f"record has no key {key!r} (set --json-key)"
+    if reason == "wrong_type":
+        return f"{key!r} is not text"
+    return SKIP_REASONS[reason][0]
 
 
 def build_tokenizer() -> Tokenizer:
@@ -126,7 +115,7 @@ def write_atomically(tokenizer: Tokenizer, output_dir: Path) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    files = input_files(args.inputs)
+    files = expand_inputs(args.inputs)
     print(f"training a {args.vocab_size}-token byte-level BPE on {len(files)} file(s), key {args.json_key!r}")
     tokenizer = build_tokenizer()
     trainer = trainers.BpeTrainer(
@@ -154,10 +143,17 @@ def main(argv=None) -> None:
         f"wrote {args.output_dir}/tokenizer.json: vocab {tokenizer.get_vocab_size()}, "
         f"{num_chars / 1e6:,.1f} M characters in {time.perf_counter() - start:.1f} s"
     )
+    if tokenizer.get_vocab_size() < args.vocab_size:
+        print(
+            f"train_tokenizer.py: warning: the vocabulary has {tokenizer.get_vocab_size():,} tokens, not the "
+            f"{args.vocab_size:,} asked for: the corpus is too small for that vocabulary (no pair of tokens is "
+            "left to merge); train on more text or ask for a smaller --vocab-size",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, KeyError, TypeError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"train_tokenizer.py: error: {error.args[0]}")

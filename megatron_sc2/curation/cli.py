@@ -1,12 +1,13 @@
 """`tools/curate.py`: raw code records -> clean JSONL for `tools/preprocess_data.py` (console entry: `main`)."""
 
 import argparse
+import json
 import os
 import sys
 
 from megatron_sc2.curation.pipeline import OPTIONAL_STEPS, CurationConfig, run
 from megatron_sc2.curation.records import SCHEMAS
-from megatron_sc2.curation.stats import RefusedInput
+from megatron_sc2.curation.stats import RefusedInput, report
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_group.add_argument("--workers", type=int, default=os.cpu_count(), help="local processes")
     run_group.add_argument("--slurm-partition", help="partition for --executor slurm")
     run_group.add_argument("--slurm-time", default="24:00:00", help="time limit per SLURM job")
+    run_group.add_argument("--verbose", action="store_true",
+                           help="also print datatrove's log of every task (its pipeline and stats), as "
+                           "OUTPUT/logs/STAGE/logs/ holds it")
     return parser
 
 
@@ -82,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         max_bad_fraction=args.max_bad_fraction, pii_model=args.pii_model, pii_batch_size=args.pii_batch_size,
         compression=None if args.compression == "none" else args.compression, tasks=args.tasks,
         workers=args.workers, executor=args.executor, slurm_partition=args.slurm_partition,
-        slurm_time=args.slurm_time,
+        slurm_time=args.slurm_time, verbose=args.verbose,
     )
     try:
-        run(cfg)
+        run(cfg, log=lambda line: print(f"curate.py: {line}", flush=True))
     except (ValueError, FileNotFoundError, RefusedInput) as error:
         print(f"curate.py: {error}", file=sys.stderr)
         return 2
     if args.executor == "local":
+        with open(cfg.path("stats.json")) as stats:
+            print(f"curate.py: {report(json.load(stats))}")
         print(f"curate.py: clean records in {cfg.path('data')}, report in {cfg.path('stats.json')}")
     return 0

@@ -42,7 +42,7 @@ URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s/]{
 # `name = value`, `name: value`, `"name": "value"`, `name := value`, `name => value`.
 ASSIGNMENT = re.compile(
     r"(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<pre>[ \t]*)(?P<sep>:=|=>|=|:)(?P<post>[ \t]*)"
-    r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\n]+)(?P=quote)|(?P<bare>[^\s\"',;#]+)[ \t]*$)",
+    r"(?:(?P<quote>[\"'])(?P<quoted>(?:(?!(?P=quote))[^\n])+)(?P=quote)|(?P<bare>[^\s\"',;#]+)[ \t]*$)",
     re.MULTILINE,
 )
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+(?P<tld>[A-Za-z]{2,})\b")
@@ -66,10 +66,17 @@ KEY_QUALIFIERS = frozenset({"api", "access", "secret", "private", "auth", "signi
 CONFIG_LINE_START = re.compile(r"[ \t]*(?:(?:export|set|ENV|ARG)[ \t]+)?")
 # A bare (unquoted) value that is code, not a literal: attribute chains, calls, subscripts.
 CODE_EXPRESSION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+.*|.*[()\[\]].*")
-PLACEHOLDER = re.compile(
-    r"^(?:[$%<{*x.]|your|example|(?:changeme|none|null|true|false|str|string|int|bool|boolean|bytes|any)$)",
-    re.IGNORECASE,
+# Placeholders are judged by the whole value, never by its first character (a secret may start with `x` or `$`):
+# fill-in characters (`xxxx`, `****`, `...`), a template reference whose name is not itself random (`${PASS}`,
+# `$PASS`, `$(cmd)`, `{password}`, `{{ pass }}`, `<your password>`, `%(pw)s`, `%PASS%`), words that say "fill me
+# in" (`your_password`, `example-key`), and type names.
+FILLER = re.compile(r"[xX*.#?_-]+|[•·…]+")
+TEMPLATE = re.compile(
+    r"\$\{(?P<name>[^{}]+)\}|\$\((?P<command>[^()]+)\)|\$(?P<variable>\w+)|\{\{?(?P<field>[^{}]+)\}\}?"
+    r"|<(?P<tag>[^<>]+)>|%\((?P<key>\w+)\)[sdr]|%(?P<env>\w+)%"
 )
+PLACEHOLDER_WORDS = frozenset({"your", "example"})
+TYPE_NAMES = re.compile(r"changeme|none|null|true|false|str|string|int|bool|boolean|bytes|any", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,17 @@ def _line_before(text: str, position: int) -> str:
     return text[text.rfind("\n", 0, position) + 1 : position]
 
 
+def is_placeholder(value: str) -> bool:
+    """A value that stands for a secret rather than being one."""
+    if FILLER.fullmatch(value) or TYPE_NAMES.fullmatch(value):
+        return True
+    template = TEMPLATE.fullmatch(value)
+    if template:
+        return not looks_random(next(name for name in template.groups() if name is not None).strip())
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", value)
+    return bool(words) and words[0].lower() in PLACEHOLDER_WORDS and not looks_random(value)
+
+
 def _looks_like_variable(value: str) -> bool:
     """`pwd = password`: an identifier that is not random. `.env`/properties lines (`PASSWORD=hunter2`, no spaces)
     and YAML (`password: hunter2`) keep such values as literals."""
@@ -172,7 +190,7 @@ def _assignments(text: str):
             or (_looks_like_variable(value) and m.group("sep") != ":" and (m.group("pre") or m.group("post")))
         ):
             continue  # unquoted values only on `name: value` config lines, and only literals
-        if len(value) < 4 or PLACEHOLDER.match(value) or _secret_kind(value) is not None:
+        if len(value) < 4 or is_placeholder(value) or _secret_kind(value) is not None:
             continue  # too short, a placeholder, or itself the name of a secret field
         if kind == "KEY" and not (looks_random(value) or HEX_KEY.fullmatch(value)):
             continue

@@ -10,17 +10,23 @@
 
 Stages that share documents (signatures, output) read the same files with the same task count, so the document
 numbers datatrove's MinHash blocks exchange line up. Re-running the same command resumes: finished tasks are skipped.
+Locally, stages run one after the other with one line each; datatrove's per-task log goes to its files (and, with
+`verbose`, to the console too).
 `options.json` in the output records what the output is made from; a run with other input or options is refused.
 """
 
 import hashlib
 import json
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupFilter
+from datatrove.utils.logging import logger
 
 from megatron_sc2.curation.decontamination import (
     DecontaminationFilter,
@@ -61,6 +67,7 @@ class CurationConfig:
     executor: str = "local"
     slurm_partition: str | None = None
     slurm_time: str = "24:00:00"
+    verbose: bool = False
 
     def path(self, *parts: str) -> str:
         return str(Path(self.output, *parts))
@@ -102,6 +109,19 @@ class CheckInput(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         check_input(summarize(self.logs_dir, ["filter"]), self.input_folder, self.max_bad_fraction)
         return data
+
+
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor without its console log: each task still logs everything to its file
+    (`logs/STAGE/logs/task_NNNNN.log`) and its errors to the console, but not its pipeline and stats (hundreds of
+    lines for a hundred records), nor "k/n tasks completed" and the stage's totals."""
+
+    def _launch_run_for_rank(self, rank, ranks_q, completed=None, completed_lock=None):
+        logger.disable("datatrove.executor.local")  # in worker processes
+        return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
+
+    def _run_for_rank(self, rank, local_rank=0, node_rank=-1):
+        return super()._run_for_rank(rank, local_rank + 1, node_rank)  # datatrove's console log is local rank 0's
 
 
 def _removed_writer(cfg: CurationConfig, step: str):
@@ -163,7 +183,8 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
 def _executor(cfg: CurationConfig, stage: Stage, depends):
     logging_dir = cfg.path("logs", stage.name)
     if cfg.executor == "local":
-        return LocalPipelineExecutor(
+        local = LocalPipelineExecutor if cfg.verbose else QuietLocalExecutor
+        return local(
             stage.pipeline, tasks=stage.tasks, workers=min(cfg.workers, stage.tasks), logging_dir=logging_dir,
             depends=depends,
         )
@@ -175,6 +196,21 @@ def _executor(cfg: CurationConfig, stage: Stage, depends):
     )
 
 
+FINGERPRINT_BYTES = 1 << 20  # read from each end of an input file
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 of a file's first and last MiB (all of it when smaller). With the size and mtime, it tells a file
+    rewritten in place from the one a run was made from, at the cost of 2 MiB per file, not a read of the corpus;
+    a gzip file ends with the CRC of all its content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        digest.update(file.read(FINGERPRINT_BYTES))
+        file.seek(max(FINGERPRINT_BYTES, file.seek(0, os.SEEK_END) - FINGERPRINT_BYTES))
+        digest.update(file.read())
+    return digest.hexdigest()
+
+
 def _digest(path: str | None) -> str | None:
     return path and hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -184,7 +220,9 @@ def output_options(cfg: CurationConfig) -> dict:
     records are written or how (not those that only choose how the run executes)."""
     _, files = input_files(cfg.input)
     return {
-        "--input files": {str(f.relative_to(cfg.input)): [f.stat().st_size, f.stat().st_mtime_ns] for f in files},
+        "--input files": {
+            str(f.relative_to(cfg.input)): [f.stat().st_size, f.stat().st_mtime_ns, fingerprint(f)] for f in files
+        },
         "--schema": cfg.schema,
         "--opt-out": _digest(cfg.opt_out),
         "--benchmark": [_digest(path) for path in cfg.benchmarks],
@@ -215,11 +253,26 @@ def claim_output(cfg: CurationConfig) -> None:
     write_json_atomically(options, str(path))
 
 
-def run(cfg: CurationConfig) -> None:
-    """Runs (local) or submits (SLURM) every stage, each depending on the one before."""
+def run(cfg: CurationConfig, log: Callable[[str], None] = print) -> None:
+    """Runs every stage in turn, logging one line as each starts (local), or submits them as a chain of
+    dependent jobs (SLURM)."""
     stages = build_stages(cfg)
     claim_output(cfg)
-    executor = None
-    for stage in stages:
-        executor = _executor(cfg, stage, executor)
-    executor.run()
+    if cfg.executor == "slurm":
+        executor = None
+        for stage in stages:
+            executor = _executor(cfg, stage, executor)
+        executor.run()
+        return
+    start = time.perf_counter()
+    if not cfg.verbose:
+        logger.disable("datatrove.executor.local")
+    try:
+        for number, stage in enumerate(stages, 1):
+            executor = _executor(cfg, stage, None)
+            done = stage.tasks - len(executor.get_incomplete_ranks())
+            tasks = f"{stage.tasks} task{'s' if stage.tasks > 1 else ''}{f', {done} done before' if done else ''}"
+            log(f"stage {number}/{len(stages)} {stage.name}, {tasks} ({time.perf_counter() - start:.1f} s elapsed)")
+            executor.run()
+    finally:
+        logger.enable("datatrove.executor.local")

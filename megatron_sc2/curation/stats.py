@@ -104,5 +104,17 @@ def check_input(summary: dict, input_folder: str, max_bad_fraction: float) -> No
                            "nothing to publish")
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items())) or "none"
+
+
+def report(summary: dict) -> str:
+    """The run's totals in one line."""
+    corrupt = f"; files that break off: {', '.join(summary['corrupt_files'])}" if summary["corrupt_files"] else ""
+    return (f"{summary['documents_in']:,} records in, {summary['documents_out']:,} out; removed: "
+            f"{_counts(summary['removed'])}; redacted: {_counts(summary['redacted'])}; bad records: "
+            f"{_counts(summary['bad'])}{corrupt}")
+
+
 def write_json_atomically(data: dict, path: str) -> None:
     publish.write_text(Path(path), json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -2,6 +2,7 @@ import datetime
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,48 @@ def test_a_finished_output_is_reused_only_for_the_same_input_and_options(tmp_pat
     (tmp_path / "other" / "notes.txt").write_text("not a curation run")
     assert main(["--input", str(raw), "--output", str(tmp_path / "other")]) == 2
     assert "holds files but no options.json" in capsys.readouterr().err
+
+
+def test_the_console_gets_a_line_per_stage_and_the_totals(tmp_path, stdlib_sources, capfd):
+    """datatrove's per-task log (432 lines for 147 records) stays in the task log files unless --verbose."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for shard in range(2):
+        records = [_record(i, text) for i, text in enumerate(stdlib_sources[shard * 4 : shard * 4 + 4])]
+        (raw / f"p{shard}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    with (raw / "p1.jsonl").open("a") as shard:
+        shard.write(json.dumps(_record(8, 'PASSWORD = "Tr0ub4dor&3"\n' + stdlib_sources[8])) + "\n{broken\n")
+    out = tmp_path / "out"
+    argv = ["--input", str(raw), "--max-bad-fraction", "0.5"]
+    assert main([*argv, "--output", str(out), "--workers", "2"]) == 0
+    console = capfd.readouterr()
+    assert console.err == ""
+    lines = console.out.splitlines()
+    stages = ["filter", "check", "signatures", "buckets", "clusters", "output", "report"]
+    assert [line.split(",")[0] for line in lines[:7]] == [
+        f"curate.py: stage {i}/7 {name}" for i, name in enumerate(stages, 1)]
+    assert lines[7:] == [
+        "curate.py: 9 records in, 9 out; removed: none; redacted: PASSWORD 1; bad records: malformed_json 1",
+        f"curate.py: clean records in {out / 'data'}, report in {out / 'stats.json'}",
+    ]
+    assert "Stats: Task 0" in (out / "logs" / "filter" / "logs" / "task_00000.log").read_text()
+
+    assert main([*argv, "--output", str(tmp_path / "verbose"), "--workers", "1", "--verbose"]) == 0
+    assert "Stats: Task 0" in capfd.readouterr().err
+
+
+def test_an_input_rewritten_with_the_same_size_and_mtime_is_not_resumed(tmp_path, stdlib_sources, capsys):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    records = [_record(i, text) for i, text in enumerate(stdlib_sources[:4])]
+    shard = raw / "a.jsonl"
+    shard.write_text("".join(json.dumps(record) + "\n" for record in records))
+    argv = ["--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
+    assert main(argv) == 0
+    stat = shard.stat()
+    shard.write_text(shard.read_text().replace('"f0"', '"g0"'))  # another record id, same size
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (shard.stat().st_size, shard.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert main(argv) == 2
+    assert "was made from other --input files: " in capsys.readouterr().err.splitlines()[-1]
+    assert "g0" not in (out / "data" / "00000.jsonl").read_text()

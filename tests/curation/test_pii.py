@@ -62,3 +62,30 @@ def test_redactor_block_counts_by_kind():
     out = list(block.run(iter(docs)))
     assert out[0].text == "mail me: <EMAIL>" and out[1].text == "x = 1"
     assert block.stats["redacted_EMAIL"].total == 1 and block.stats["documents_redacted"].total == 1
+
+
+def test_a_password_is_redacted_whatever_its_first_character():
+    """A placeholder is judged by the whole value: `Xq9vT42zzLm`, `$q9vT42zzLm`, `*q9vT42zzLm` are secrets."""
+    firsts = [chr(c) for c in range(32, 127)] + ["é", "Ж", "中", "•", "🔑"]
+    for first in firsts:
+        value = first + "q9vT42zzLm"
+        quote = "'" if first == '"' else '"'
+        for line in (f"password = {quote}{value}{quote}\n", f"db_pwd: {quote}{value}{quote}\n"):
+            assert redact(line) == (line.replace(value, "<PASSWORD>"), Counter({"PASSWORD": 1})), line
+        # an unquoted config value: not after a quote or separator, not code (calls, subscripts), not `=>`
+        if first not in " \"',;#()[]>":
+            line = f"PASSWORD={value}\n"
+            assert redact(line)[0] == "PASSWORD=<PASSWORD>\n", line
+
+
+def test_placeholders_are_left_alone():
+    placeholders = [
+        "xxxx", "XXXXXXXX", "****", "........", "xxxx-xxxx", "${PASS}", "${DB_PASSWORD:-}", "$DB_PASS", "$(cat pw)",
+        "{password}", "{{ db_password }}", "<password>", "<your password here>", "%(pw)s", "%DB_PASS%",
+        "your_password", "YOUR_SECRET_HERE", "example-password", "changeme", "None", "string",
+    ]
+    for value in placeholders:
+        line = f'password = "{value}"\n'
+        assert find_pii(line) == [], line
+    for value in ("${Xq9vT42zzLm}", "{q9vT42zzLm}", "<Xq9vT42zzLm>", "yourXq9vT42zzLm", "xq9vT42zzLm"):
+        assert find_pii(f'password = "{value}"\n'), value  # a random name in a template's shape is a secret
