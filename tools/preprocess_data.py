@@ -84,7 +84,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one document per repository: files shuffled, <repo_name>/<file_sep> format, EOD at the end",
     )
     repo.add_argument(
-        "--repo-key", metavar="KEY", default=DEFAULTS.repo_key, help="record key of the repository name"
+        "--repo-key", metavar="KEY", default=DEFAULTS.repo_key,
+        help="record key of the repository name (default: repo_name, or repository where a record has no "
+        "repo_name: The Stack v2's and tools/curate.py's default schema's names)",
     )
     repo.add_argument(
         "--path-key", metavar="KEY", default=DEFAULTS.path_key, help="record key of the file path"
