@@ -213,6 +213,10 @@ def main(argv=None) -> int:
     except errors as error:
         logging.getLogger("megatron_sc2").error("error: %s", error)
         return 1
+    except OSError as error:  # a read-only or full file system, most often
+        where = error.filename or f"writing --output-prefix {args.output_prefix}"
+        logging.getLogger("megatron_sc2").error("error: %s: %s; nothing was published", where, error.strerror)
+        return 1
     return 0
 
 

@@ -254,7 +254,9 @@ def route(config: PreprocessConfig, files: list[Path], log: Callable[[str], None
         lock.check_owner()
         stats.write_json(lock.staging / folder.name / "stats.json", True, {}, lock.staging)
         lock.publish(lock.staging / folder.name, folder)
-    for line in stats.summary():
+    log(f"routed {stats.records - stats.bad_records:,} files of {len(files)} input file(s) to "
+        f"{config.num_partitions} partitions in {folder}")
+    for line in stats.summary()[1:]:  # what was skipped; the first line counts documents, which routing writes none of
         log(line)
     return stats
 
