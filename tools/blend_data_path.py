@@ -15,6 +15,7 @@ Example (StarCoder2-style: code by language, issues, notebooks, docs):
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from megatron_sc2.data.mixture import data_path, epochs, mixture
@@ -34,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if len(args.blend) % 2:
         parser.error("give SHARE PREFIX pairs, e.g. 0.7 tok/code_content_document 0.3 tok/doc_content_document")
+    if args.train_tokens is not None and not (math.isfinite(args.train_tokens) and args.train_tokens >= 1):
+        parser.error(f"--train-tokens {args.train_tokens}: give the tokens the run trains on, a number of at least 1")
     try:
         args.shares = [(float(share), prefix) for share, prefix in zip(args.blend[::2], args.blend[1::2])]
     except ValueError:

@@ -84,7 +84,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one document per repository: files shuffled, <repo_name>/<file_sep> format, EOD at the end",
     )
     repo.add_argument(
-        "--repo-key", metavar="KEY", default=DEFAULTS.repo_key, help="record key of the repository name"
+        "--repo-key", metavar="KEY", default=DEFAULTS.repo_key,
+        help="record key of the repository name (default: repo_name, or repository where a record has no "
+        "repo_name: The Stack v2's and tools/curate.py's default schema's names)",
     )
     repo.add_argument(
         "--path-key", metavar="KEY", default=DEFAULTS.path_key, help="record key of the file path"
@@ -210,6 +212,10 @@ def main(argv=None) -> int:
             preprocess_tasks.run_tasks(config, executor)
     except errors as error:
         logging.getLogger("megatron_sc2").error("error: %s", error)
+        return 1
+    except OSError as error:  # a read-only or full file system, most often
+        where = error.filename or f"writing --output-prefix {args.output_prefix}"
+        logging.getLogger("megatron_sc2").error("error: %s: %s; nothing was published", where, error.strerror)
         return 1
     return 0
 

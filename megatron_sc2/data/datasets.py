@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,12 @@ import numpy as np
 import torch
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
-from megatron.core.datasets.indexed_dataset import DType
 from megatron.core.datasets.utils import Split, get_blend_from_list
 
 from megatron_sc2 import mcore_compat
+from megatron_sc2.data import index_check
 from megatron_sc2.data.fim import FIMConfig, FIMTransform
+from megatron_sc2.data.index_check import IndexCounts
 from megatron_sc2.data.manifest import log_contents
 from megatron_sc2.data.tokenizer import Tokenizer
 from megatron_sc2.data.tokenizer_record import describe, read_record, record_path, tokenizer_record
@@ -130,7 +130,7 @@ def check_prefix(prefix: str, config: GPTDatasetConfig) -> None:
         if Path(f"{prefix}_content_document.idx").is_file():
             hint = f"; did you mean {prefix}_content_document?"
         raise DatasetError(f"--data-path prefix {prefix}: {' and '.join(missing)} not found{hint}")
-    num_documents, _ = check_index(prefix)
+    num_documents = check_index(prefix).sequences
     for split, bounds in zip(Split, config.split_matrix):
         if bounds is not None and round(bounds[0] * num_documents) == round(bounds[1] * num_documents):
             raise DatasetError(
@@ -139,58 +139,13 @@ def check_prefix(prefix: str, config: GPTDatasetConfig) -> None:
             )
 
 
-# megatron-core's .idx: magic, then <Q version, <B dtype code, <Q sequences, <Q documents; then
-# int32 lengths and int64 byte offsets per sequence, int64 document boundaries.
-_INDEX_MAGIC = b"MMIDIDX\x00\x00"
-_HEADER = struct.Struct("<QBQQ")
-_HEADER_SIZE = len(_INDEX_MAGIC) + _HEADER.size
-
-
-def check_index(prefix: str) -> tuple[int, np.dtype]:
-    """The number of sequences (megatron-core's documents) of `prefix` and its token dtype, after checking
-    that its .idx is whole and its .bin is exactly as long as the index says (reads a few bytes of the .idx,
-    none of the .bin)."""
-    idx, bin_ = Path(f"{prefix}.idx"), Path(f"{prefix}.bin")
-    redo = "re-run tools/preprocess_data.py for this prefix"
-
-    def fail(problem: str) -> DatasetError:
-        return DatasetError(f"--data-path prefix {prefix}: {problem}; {redo}")
-
-    with idx.open("rb") as f:
-        head = f.read(_HEADER_SIZE)
-        if len(head) < _HEADER_SIZE or not head.startswith(_INDEX_MAGIC):
-            raise fail(f"{idx} is not a Megatron index (bad header)")
-        version, code, sequences, documents = _HEADER.unpack(head[len(_INDEX_MAGIC):])
-        try:
-            dtype = DType.dtype_from_code(code)
-            itemsize = DType.size(dtype)
-        except (KeyError, ValueError):
-            itemsize = None
-        if version != 1 or itemsize is None or documents < 1:
-            raise fail(f"{idx} has an unknown version {version}, dtype code {code} or {documents} document bounds")
-        lengths, pointers = _HEADER_SIZE, _HEADER_SIZE + 4 * sequences
-        bounds = pointers + 8 * sequences
-        expected = bounds + 8 * documents
-        if idx.stat().st_size != expected:
-            raise fail(f"{idx} has {idx.stat().st_size} bytes, its header describes {expected} (truncated?)")
-        end = 0
-        if sequences:
-            f.seek(lengths + 4 * (sequences - 1))
-            (length,) = struct.unpack("<i", f.read(4))
-            f.seek(pointers + 8 * (sequences - 1))
-            (pointer,) = struct.unpack("<q", f.read(8))
-            end = pointer + length * itemsize
-        f.seek(bounds)
-        (first,) = struct.unpack("<q", f.read(8))
-        f.seek(expected - 8)
-        (last,) = struct.unpack("<q", f.read(8))
-    if (first, last) != (0, sequences):
-        raise fail(f"{idx} has document bounds {first}..{last} for {sequences} sequences (corrupted)")
-    if bin_.stat().st_size != end:
-        raise fail(f"{bin_} has {bin_.stat().st_size} bytes but {idx} indexes {end} "
-                   f"({'truncated' if bin_.stat().st_size < end else 'longer'}: "
-                   f"cut short, or .bin and .idx from different runs)")
-    return sequences, dtype
+def check_index(prefix: str) -> IndexCounts:
+    """index_check's counts of `prefix`, or a DatasetError naming the prefix."""
+    try:
+        return index_check.check_index(prefix)
+    except ValueError as error:
+        raise DatasetError(f"--data-path prefix {prefix}: {error}; re-run tools/preprocess_data.py for this "
+                           "prefix") from None
 
 
 # Another tokenizer's larger vocabulary shows in its first tokens: ids past ours are common, not rare.
@@ -213,7 +168,7 @@ def check_tokenizer(prefix: str, tokenizer: Tokenizer) -> None:
             raise DatasetError(f"--data-path prefix {prefix} was made by {describe(record)}; "
                                f"--tokenizer-model {tokenizer.path} is {describe(ours)}: {redo}")
         return
-    _, dtype = check_index(prefix)
+    dtype = check_index(prefix).dtype
     largest = int(np.fromfile(f"{prefix}.bin", dtype=dtype, count=SCANNED_TOKENS).max(initial=0))
     if largest >= tokenizer.vocab_size:
         raise DatasetError(f"--data-path prefix {prefix} holds token id {largest:,}, past the "

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-INDEX_MAGIC = b"MMIDIDX\x00\x00"
+from megatron_sc2.data.index_check import INDEX_MAGIC
+
 CHUNK = 1 << 18  # index entries per read or write: a few MiB whatever the number of documents
 COPY_BYTES = 16 << 20
 

@@ -15,6 +15,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from megatron_sc2.data.index_check import check_index
+
 logger = logging.getLogger(__name__)
 
 NO_LABEL = "(none)"  # records without the language or source key
@@ -62,18 +64,25 @@ class LabelCounts:
 
 
 def read_manifest(prefix: str) -> dict | None:
-    """The manifest of `prefix`, or None if it has none (datasets of Megatron-LM's tools)."""
+    """The manifest of `prefix`, or None if it has none (datasets of Megatron-LM's tools); ValueError if it is
+    damaged, or if its counts are not those of the .bin/.idx beside it (index_check)."""
     path = manifest_path(prefix)
     if not path.is_file():
         return None
+    redo = "re-run tools/preprocess_data.py or tools/merge_datasets.py for this prefix"
     try:
         manifest = json.loads(path.read_text())
-        if isinstance(manifest["documents"], int) and isinstance(manifest["tokens"], int):
-            return manifest
+        valid = isinstance(manifest["documents"], int) and isinstance(manifest["tokens"], int)
     except (ValueError, TypeError, KeyError):
-        pass
-    raise ValueError(f"{path} is not a dataset manifest (damaged?): re-run tools/preprocess_data.py or "
-                     "tools/merge_datasets.py for this prefix")
+        valid = False
+    if not valid:
+        raise ValueError(f"{path} is not a dataset manifest (damaged?): {redo}")
+    index = check_index(prefix)
+    said, holds = (manifest["documents"], manifest["tokens"]), (index.documents, index.tokens)
+    if said != holds:
+        raise ValueError(f"{path} says {said[0]:,} documents and {said[1]:,} tokens, but {prefix}.idx holds "
+                         f"{holds[0]:,} and {holds[1]:,} (edited, or of another run): {redo}")
+    return manifest
 
 
 def summary(prefix: str, manifest: dict) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from megatron_sc2.data.dataset_writer import DatasetWriter, dataset_output
+from megatron_sc2.data.index_check import IndexCounts, check_index
 from megatron_sc2.data.manifest import read_manifest
 from megatron_sc2.data.tokenizer_record import describe, read_record
 
@@ -37,6 +38,23 @@ def dataset_prefixes(inputs: list[str]) -> list[str]:
     return prefixes
 
 
+def check_output(prefixes: list[str], output_prefix: str) -> None:
+    """The output replaces its .bin/.idx: one of them an input's (by any path) would lose that input."""
+    outputs = {Path(f"{output_prefix}{suffix}").resolve() for suffix in (".bin", ".idx")}
+    for prefix in prefixes:
+        if {Path(f"{prefix}{suffix}").resolve() for suffix in (".bin", ".idx")} & outputs:
+            raise ValueError(f"--output-prefix {output_prefix} would overwrite the input {prefix}: choose "
+                             "another output prefix")
+
+
+def checked_index(prefix: str) -> IndexCounts:
+    """A dataset whose .bin is not what its .idx says would be merged into one that fails in training."""
+    try:
+        return check_index(prefix)
+    except ValueError as error:
+        raise ValueError(f"dataset {prefix}: {error}; re-run the tool that wrote it") from None
+
+
 def merged_record(prefixes: list[str], output_prefix: str, log: Callable[[str], None]) -> dict | None:
     """The tokenizer record of the merge: the inputs' one tokenizer; none if an input has no record."""
     records = {prefix: read_record(prefix) for prefix in prefixes}
@@ -63,15 +81,12 @@ def merge_datasets(
     """Write `output_prefix`.bin/.idx holding the documents of `prefixes`, in that order, their tokenizer
     record and the sum of their manifests, which records `command` and `inputs` (default: `prefixes`;
     a merge of partitions records the files they were made from)."""
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
-
+    check_output(prefixes, output_prefix)
+    dtypes = {prefix: checked_index(prefix).dtype for prefix in prefixes}
     record = merged_record(prefixes, output_prefix, log)
-    dtypes = {prefix: IndexedDataset(prefix).index.dtype for prefix in prefixes}
     if len(set(dtypes.values())) > 1:
         listing = ", ".join(f"{prefix} ({dtype.__name__})" for prefix, dtype in dtypes.items())
         raise ValueError(f"datasets have different token dtypes (different tokenizers?): {listing}")
-    if output_prefix in dtypes:
-        raise ValueError(f"output {output_prefix} is also an input")
     manifests = {prefix: read_manifest(prefix) for prefix in prefixes}
     provenance = {"inputs": prefixes if inputs is None else inputs, "command": list(command)}
     with dataset_output(output_prefix, log) as lock:

@@ -8,6 +8,7 @@ every source at or under about five).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from megatron_sc2.data.manifest import manifest_path, read_manifest
@@ -24,8 +25,10 @@ class Source:
 def mixture(shares: list[tuple[float, str]]) -> list[Source]:
     """One Source per (share, prefix); refuses a prefix without a manifest or tokens, and prefixes of
     different tokenizers."""
-    if any(share <= 0 for share, _ in shares):
-        raise ValueError("every share must be positive; leave a dataset out instead of giving it 0")
+    for share, prefix in shares:
+        if not (math.isfinite(share) and share > 0):
+            raise ValueError(f"share {share} of {prefix}: every share must be a positive finite number; leave a "
+                             "dataset out instead of giving it 0")
     manifests = {}
     for _, prefix in shares:
         manifest = read_manifest(prefix)
@@ -43,8 +46,9 @@ def mixture(shares: list[tuple[float, str]]) -> list[Source]:
                      for p in (first, prefix)]
             raise ValueError(f"{first} ({names[0]}) and {prefix} ({names[1]}) were made by different "
                              "tokenizers: one --data-path blends datasets of one tokenizer")
-    total = sum(share for share, _ in shares)
-    return [Source(prefix, share / total, manifests[prefix]["tokens"]) for share, prefix in shares]
+    largest = max(share for share, _ in shares)  # scaled first: 1e308 + 1e308 is inf
+    total = sum(share / largest for share, _ in shares)
+    return [Source(prefix, share / largest / total, manifests[prefix]["tokens"]) for share, prefix in shares]
 
 
 def epochs(source: Source, train_tokens: int) -> float:

@@ -37,6 +37,8 @@ from megatron_sc2.publish import Output
 
 logger = logging.getLogger(__name__)
 
+# The repository's key when --repo-key is not given: The Stack v2's, then curate.py's default schema's.
+REPO_KEYS = ("repo_name", "repository")
 BATCH_BYTES = 1 << 20
 BATCH_DOCUMENTS = 512
 
@@ -52,7 +54,7 @@ class PreprocessConfig:
     workers: int = 1
     log_interval: int = 1000
     repo_context: bool = False
-    repo_key: str = "repo_name"
+    repo_key: str | None = None  # None: REPO_KEYS
     path_key: str = "path"
     seed: int = 1234
     max_document_bytes: int | None = 16 * 2**20
@@ -133,7 +135,7 @@ def _records(files: list[Path], columns: list[str], meter: ProgressMeter) -> Ite
                 yield record
         except CorruptInput as error:
             meter.log(f"skipping the rest of a corrupt input file: {error}")
-            meter.stats.record(["corrupt_file"])
+            meter.stats.record([Skip("corrupt_file")])
         finished += path.stat().st_size
 
 
@@ -150,7 +152,7 @@ def plain_documents(
     suffix = [eod] if config.append_eod else []
     columns = [*config.json_keys, config.language_key, config.source_key]
     for record in _records(files, columns, meter):
-        reasons = []
+        skips = []
         try:
             obj = parse(record)
             labels = {"language": _label(obj, config.language_key), "source": _label(obj, config.source_key)}
@@ -158,12 +160,12 @@ def plain_documents(
                 try:
                     text = text_field(obj, key, config.max_document_bytes)
                 except Skip as skip:
-                    reasons.append(skip.reason)
+                    skips.append(skip)
                     continue
                 yield Document(key, [text, *suffix], len(text.encode("utf-8")), labels)
         except Skip as skip:
-            reasons.append(skip.reason)
-        stats.record(reasons)
+            skips.append(skip)
+        stats.record(skips)
 
 
 def _label(obj: dict, key: str) -> str | None:
@@ -178,15 +180,21 @@ def repo_files(config: PreprocessConfig, files: list[Path], meter: ProgressMeter
     for record in _records(files, [key, config.repo_key, config.path_key], meter):
         try:
             obj = parse(record)
-            repo = text_field(obj, config.repo_key, allow_empty=True)
+            repo = text_field(obj, repository_key(config, obj), allow_empty=True)
             path = text_field(obj, config.path_key, allow_empty=True)
             content = text_field(obj, key, config.max_document_bytes)
         except Skip as skip:
-            stats.record([skip.reason])
+            stats.record([skip])
             continue
         stats.record()
         meter.tick(stats.records)
         yield repo, path, content
+
+
+def repository_key(config: PreprocessConfig, obj: dict) -> str:
+    if config.repo_key is not None:
+        return config.repo_key
+    return next((key for key in REPO_KEYS if key in obj), REPO_KEYS[0])
 
 
 def repo_documents(
@@ -246,7 +254,9 @@ def route(config: PreprocessConfig, files: list[Path], log: Callable[[str], None
         lock.check_owner()
         stats.write_json(lock.staging / folder.name / "stats.json", True, {}, lock.staging)
         lock.publish(lock.staging / folder.name, folder)
-    for line in stats.summary():
+    log(f"routed {stats.records - stats.bad_records:,} files of {len(files)} input file(s) to "
+        f"{config.num_partitions} partitions in {folder}")
+    for line in stats.summary()[1:]:  # what was skipped; the first line counts documents, which routing writes none of
         log(line)
     return stats
 
@@ -255,8 +265,19 @@ def check_bad_fraction(config: PreprocessConfig, stats: RunStats) -> None:
     if stats.bad_fraction > config.max_bad_fraction:
         raise BadInputError(
             f"{stats.bad_records:,} of {stats.records:,} records are bad ({stats.bad_fraction:.2%}), "
-            f"more than --max-bad-fraction {config.max_bad_fraction:.2%}; nothing was written"
+            f"more than --max-bad-fraction {config.max_bad_fraction:.2%}{_missing_keys(config, stats)}; "
+            "nothing was written"
         )
+
+
+def _missing_keys(config: PreprocessConfig, stats: RunStats) -> str:
+    """Records without a key the flags name are more often another schema than bad data: say which."""
+    flags = {config.path_key: "--path-key", **dict.fromkeys(config.json_keys, "--json-keys")}
+    repo_keys = REPO_KEYS if config.repo_key is None else (config.repo_key,)
+    flags[repo_keys[0]] = "--repo-key"
+    named = {key: f"{key!r}" for key in flags} | {repo_keys[0]: " or ".join(map(repr, repo_keys))}
+    return "".join(f"; {count:,} have no {named.get(key, repr(key))} key (name the records' key with "
+                   f"{flags.get(key, '--json-keys')})" for key, count in stats.missing_keys.most_common())
 
 
 def _nothing_to_write(config: PreprocessConfig, key: str, files: list[Path], stats: RunStats) -> str:

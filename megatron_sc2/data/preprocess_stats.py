@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from megatron_sc2.data.records import BAD_REASONS, SKIP_REASONS
+from megatron_sc2.data.records import BAD_REASONS, SKIP_REASONS, Skip
 from megatron_sc2.publish import write_text
 
 
@@ -20,16 +20,19 @@ class RunStats:
     records_read: int = 0  # from input files by this task
     bad_records: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> documents (or records) not written
+    missing_keys: Counter = field(default_factory=Counter)  # key -> records without it
     documents: Counter = field(default_factory=Counter)  # json key -> documents written
     tokens: Counter = field(default_factory=Counter)  # json key -> tokens written
     text_bytes: int = 0  # UTF-8 bytes of the text that was tokenized
     started: float = field(default_factory=time.perf_counter)
 
-    def record(self, reasons: Iterable[str] = ()) -> None:
-        """One input record, with the reasons any of its parts were skipped."""
+    def record(self, skips: Iterable[Skip] = ()) -> None:
+        """One input record, with why any of its parts were skipped."""
         self.records += 1
-        reasons = list(reasons)
+        skips = list(skips)
+        reasons = [skip.reason for skip in skips]
         self.skipped.update(reasons)
+        self.missing_keys.update(skip.key for skip in skips if skip.key is not None)
         self.bad_records += any(reason in BAD_REASONS for reason in reasons)
 
     def written(self, key: str, tokens: int) -> None:

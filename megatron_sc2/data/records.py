@@ -29,11 +29,12 @@ BAD_REASONS = frozenset(reason for reason, (_, bad) in SKIP_REASONS.items() if b
 
 
 class Skip(Exception):
-    """A record, or one field of it, that is not written; `reason` is a key of SKIP_REASONS."""
+    """A record, or one field of it, that is not written; `reason` is a key of SKIP_REASONS, `key` the
+    absent key of a `missing_key`."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, key: str | None = None):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.key = reason, key
 
 
 def parse(record: Record) -> dict:
@@ -58,7 +59,7 @@ def parse(record: Record) -> dict:
 def text_field(obj: dict, key: str, max_bytes: int | None = None, allow_empty: bool = False) -> str:
     """The string at `key`, checked to be writable as a document, or Skip."""
     if key not in obj:
-        raise Skip("missing_key")
+        raise Skip("missing_key", key)
     text = obj[key]
     if not isinstance(text, str):
         raise Skip("wrong_type")

@@ -76,3 +76,51 @@ def test_training_logs_what_each_blended_prefix_holds(datasets, sc2_tokenizer, t
         build_datasets(["0.7", code, "0.3", docs], "100,0,0", 128, 1234, sc2_tokenizer, (50, 0, 0),
                        cache_path=str(tmp_path / "cache"))
     assert f"--data-path {code}: {documents:,} documents, {tokens(code):,} tokens" in caplog.messages
+
+
+@pytest.mark.parametrize("shares, expected", [
+    (["nan", "1"], "error: share nan of {code}: every share must be a positive finite number"),
+    (["inf", "1"], "error: share inf of {code}: every share must be a positive finite number"),
+    (["1e308", "1e308"], None),
+], ids=["nan", "inf", "1e308"])
+def test_shares_that_are_not_finite_are_refused_and_huge_ones_normalized(datasets, capsys, shares, expected):
+    code, docs = datasets["code"], datasets["docs"]
+    result = blend([shares[0], code, shares[1], docs])
+    out, err = capsys.readouterr()
+    if expected is None:
+        assert result == 0 and out == f"--data-path 0.5 {code} 0.5 {docs}\n"
+    else:
+        assert result == 1 and out == "" and len(err.splitlines()) == 1
+        assert err.startswith(expected.format(code=code))
+
+
+@pytest.mark.parametrize("train_tokens", ["nan", "inf", "-5", "0"])
+def test_train_tokens_must_be_a_count(datasets, capsys, train_tokens):
+    with pytest.raises(SystemExit) as exit_:
+        blend(["--train-tokens", train_tokens, "1", datasets["code"]])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err and "epochs" not in err
+    assert err.splitlines()[-1].endswith(f"error: --train-tokens {float(train_tokens)}: give the tokens the run "
+                                         "trains on, a number of at least 1")
+
+
+@pytest.mark.usefixtures("gloo_group")
+def test_a_manifest_whose_counts_are_not_its_index_is_refused(datasets, tmp_path, capsys, caplog):
+    """Edited counts (or a manifest of another run) would mislead the blend's weights and training's log."""
+    edited = str(tmp_path / "edited_content_document")
+    for suffix in (".bin", ".idx", ".manifest.json", ".tokenizer-id.json"):
+        shutil.copy(datasets["docs"] + suffix, edited + suffix)
+    manifest = json.loads(Path(edited + ".manifest.json").read_text())
+    documents, real = manifest["documents"], manifest["tokens"]
+    manifest["tokens"] = real * 10
+    Path(edited + ".manifest.json").write_text(json.dumps(manifest))
+    assert blend(["0.5", datasets["code"], "0.5", edited]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {edited}.manifest.json says {documents:,} documents and {10 * real:,} tokens, but {edited}.idx "
+        f"holds {documents:,} and {real:,} (edited, or of another run): re-run tools/preprocess_data.py or "
+        "tools/merge_datasets.py for this prefix\n")
+    merge = runpy.run_path(str(REPO_ROOT / "tools" / "merge_datasets.py"))["main"]
+    with caplog.at_level(logging.INFO, logger="megatron_sc2"):
+        assert merge(["--input", datasets["code"], edited, "--output-prefix", str(tmp_path / "merged")]) == 1
+    assert caplog.messages[-1].startswith(f"error: {edited}.manifest.json says ")
+    assert not list(tmp_path.glob("merged*"))

@@ -131,3 +131,28 @@ def test_a_partition_waits_for_every_reader(tmp_path, shards, sc2_tokenizer_dir)
 def test_repo_context_partitions_need_a_route_dir(tmp_path, shards, sc2_tokenizer_dir):
     with pytest.raises(ValueError, match="reads the input in two passes: run each partition with --route"):
         run(sc2_tokenizer_dir, shards, tmp_path / "p000", 0, PARTITIONS, repo_context=True)
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, shards, sc2_tokenizer_dir, caplog, monkeypatch):
+    """Named by another path (relative here), the output would still replace the input's files."""
+    a = run(sc2_tokenizer_dir, shards, tmp_path / "a", 0, 2)
+    b = run(sc2_tokenizer_dir, shards, tmp_path / "b", 1, 2)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+    assert merge_tool().main(["--input", "a_content_document", b, "--output-prefix", a]) == 1
+    assert caplog.messages[-1] == (f"error: --output-prefix {a} would overwrite the input a_content_document: "
+                                   "choose another output prefix")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_an_input_whose_bin_is_not_its_index_is_refused(tmp_path, shards, sc2_tokenizer_dir, caplog):
+    a = run(sc2_tokenizer_dir, shards, tmp_path / "a", 0, 2)
+    b = run(sc2_tokenizer_dir, shards, tmp_path / "b", 1, 2)
+    size = Path(f"{b}.bin").stat().st_size
+    with open(f"{b}.bin", "r+b") as data:
+        data.truncate(size - 1000)
+    assert merge_tool().main(["--input", a, b, "--output-prefix", str(tmp_path / "merged")]) == 1
+    assert caplog.messages[-1] == (f"error: dataset {b}: {b}.bin has {size - 1000} bytes but {b}.idx indexes {size} "
+                                   "(truncated: cut short, or .bin and .idx from different runs); re-run the tool "
+                                   "that wrote it")
+    assert not list(tmp_path.glob("merged*"))

@@ -272,3 +272,12 @@ def test_a_tokenizer_model_that_is_a_corpus_is_refused_in_one_line(tmp_path, cap
     code, errors = run_tool(argv, caplog)
     assert code == 1 and len(errors) == 1 and errors[0].startswith(f"error: {source} {expected} ("), errors
     assert not (tmp_path / "out").exists() or dataset_files(tmp_path) == []
+
+
+def test_an_output_prefix_that_cannot_be_written_is_one_line(tmp_path, sc2_tokenizer_dir, caplog):
+    """An OSError of the output (here: a parent that is a file; a read-only or full file system alike) names
+    the path and the cause."""
+    (tmp_path / "file").write_text("")
+    argv = tool_argv([corpus(tmp_path / "a.jsonl")], tmp_path / "file" / "sub" / "c", sc2_tokenizer_dir)
+    code, errors = run_tool(argv, caplog)
+    assert code == 1 and errors == [f"error: {tmp_path / 'file' / 'sub'}: Not a directory; nothing was published"], errors

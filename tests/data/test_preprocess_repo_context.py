@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from tool_module import tool_module
 
 from megatron_sc2.data import repo_context
 from megatron_sc2.data.preprocess import PreprocessConfig, preprocess
 from megatron_sc2.data.special_tokens import FILE_SEP, REPO_NAME
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_dataset(prefix) -> list[list[int]]:
@@ -129,3 +135,46 @@ def test_repository_larger_than_the_limit_is_split(tmp_path, sc2_tokenizer_dir, 
     assert sorted(content for _, content in files) == sorted(r["content"] for r in records)
     for tokens in documents:
         assert len(sc2_tokenizer.decode(tokens).encode()) <= 1500 + 200  # + separators and header
+
+
+def test_curated_output_feeds_repo_context_with_the_default_flags(tmp_path, stdlib_records, sc2_tokenizer_dir,
+                                                                   caplog):
+    """curate.py's default schema keeps the input's `repository`; preprocessing finds it without --repo-key.
+    The Stack v2's `repo_name` (make_stdlib_corpus.py's) is found the same way; a record set with neither
+    is refused in one line that names the keys and the flag."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    records = [{"id": f"f{i}", **r, "language": "Python"} for i, r in enumerate(stdlib_records) if r["content"]]
+    write_jsonl(raw / "part0.jsonl", records[:40])
+    curate = [sys.executable, str(REPO_ROOT / "tools" / "curate.py"), "--input", str(raw),
+              "--output", str(tmp_path / "curated"), "--workers", "1", "--skip", "pii"]
+    result = subprocess.run(curate, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    curated = [json.loads(line) for f in sorted((tmp_path / "curated" / "data").iterdir())
+               for line in f.read_text().splitlines()]
+    assert curated and all("repository" in r and "repo_name" not in r for r in curated)
+
+    tool = tool_module("preprocess_data.py")
+    argv = ["--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", str(sc2_tokenizer_dir), "--repo-context"]
+    assert tool.main(["--input", str(tmp_path / "curated" / "data"), "--output-prefix", str(tmp_path / "a"),
+                      *argv]) == 0
+    repositories = {r["repository"] for r in curated}
+    assert len(read_dataset(tmp_path / "a_content_document")) == len(repositories)
+
+    renamed = [{"repo_name" if k == "repository" else k: v for k, v in r.items()} for r in curated]
+    write_jsonl(tmp_path / "stack.jsonl", renamed)
+    assert tool.main(["--input", str(tmp_path / "stack.jsonl"), "--output-prefix", str(tmp_path / "b"), *argv]) == 0
+    assert Path(f"{tmp_path / 'b'}_content_document.bin").read_bytes() == (
+        Path(f"{tmp_path / 'a'}_content_document.bin").read_bytes())
+
+    write_jsonl(tmp_path / "other.jsonl", [{"repo": r["repository"], "path": r["path"], "content": r["content"]}
+                                           for r in curated])
+    for extra, named in ([], "'repo_name' or 'repository'"), (["--repo-key", "project"], "'project'"):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="megatron_sc2"):
+            code = tool.main(["--input", str(tmp_path / "other.jsonl"), "--output-prefix", str(tmp_path / "c"),
+                              *argv, *extra])
+        n = len(curated)
+        expected = (f"error: {n} of {n} records are bad (100.00%), more than --max-bad-fraction 1.00%; {n} have "
+                    f"no {named} key (name the records' key with --repo-key); nothing was written")
+        assert code == 1 and caplog.messages == [expected]

@@ -4,6 +4,8 @@ run's bytes; a rerun runs only the tasks that did not complete."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -84,7 +86,7 @@ def test_a_failed_task_is_named_and_a_rerun_runs_only_the_rest(tmp_path, shards,
     log = work / "logs" / "tokenize" / "logs" / "task_00001.log"
     assert caplog.messages[-1].startswith("error: tokenize task 1 of 3: ")
     assert "is being written by another run" in caplog.messages[-1]
-    assert caplog.messages[-1].endswith(f"(log: {log}); rerun the same command to run it again")
+    assert caplog.messages[-1].endswith(f"(log: {log}); rerunning the same command runs it again")
     completions = work / "logs" / "tokenize" / "completions"
     assert sorted(p.name for p in completions.iterdir()) == ["00000"]
     finished = (completions / "00000").stat().st_mtime_ns
@@ -128,3 +130,119 @@ def test_slurm_tasks_write_a_single_runs_bytes(slurm, tmp_path, shards, sc2_toke
     assert dataset(prefix) == dataset(single_runs[True])
     assert sum(task_counts(work, "route", "records_read")) == sum(
         len(f.read_text().splitlines()) for f in shards.iterdir())
+
+
+def test_a_run_ends_with_what_it_published(tmp_path, shards, sc2_tokenizer_dir, caplog):
+    """The last line names the dataset and its totals; the route stage's log says what routing did."""
+    prefix = tmp_path / "out"
+    argv = flags(shards, sc2_tokenizer_dir, prefix, "--repo-context", "--executor", "local", "--tasks", str(TASKS))
+    with caplog.at_level(logging.INFO, logger="megatron_sc2"):
+        assert tool().main(argv) == 0
+    counts = manifest(prefix)
+    size = Path(f"{prefix}_content_document.bin").stat().st_size
+    assert caplog.messages[-1] == (f"published {prefix}_content_document.bin/.idx from {TASKS} task(s): "
+                                   f"{counts['documents']:,} documents, {counts['tokens']:,} tokens, {size:,} bytes")
+    work = Path(f"{prefix}.tasks")
+    route_log = (work / "logs" / "route" / "logs" / "task_00000.log").read_text()
+    assert f"to {TASKS} partitions in {work / 'route' / 'reader-00000'}" in route_log
+    assert "ROUTE" in route_log and "TOKENIZE" not in route_log and "documents" not in route_log
+
+
+def hold_partition_1(argv, work: Path) -> None:
+    """A run in which partition 1 is busy (another run holds it): the others complete, the merge does not run."""
+    with dataset_output(str(work / "parts" / "p00001"), log=lambda line: None):
+        assert tool().main(argv) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_a_damaged_partition_is_tokenized_again(tmp_path, shards, sc2_tokenizer_dir, single_runs, caplog, damage):
+    prefix = tmp_path / "out"
+    argv = flags(shards, sc2_tokenizer_dir, prefix, "--executor", "local", "--tasks", str(TASKS))
+    work = Path(f"{prefix}.tasks")
+    hold_partition_1(argv, work)
+    part = work / "parts" / "p00000_content_document.bin"
+    if damage == "truncate":
+        with open(part, "r+b") as data:
+            data.truncate(part.stat().st_size - 1000)
+    else:
+        part.unlink()
+    with caplog.at_level(logging.INFO, logger="megatron_sc2"):
+        assert tool().main(argv) == 0
+    assert any(m.startswith("partition 0 of a previous run is damaged (") and
+               m.endswith("): tokenizing it again") for m in caplog.messages)
+    assert dataset(prefix) == dataset(single_runs[False])
+
+
+def test_a_partition_damaged_before_the_merge_is_marked_to_run_again(tmp_path, shards, sc2_tokenizer_dir,
+                                                                     single_runs, caplog):
+    """Damaged after the tokenize stage checked it (as on SLURM, between job arrays): the merge refuses it and
+    un-marks it, so the rerun it advises tokenizes it again."""
+    from megatron_sc2.data import preprocess_tasks
+
+    prefix = tmp_path / "out"
+    argv = flags(shards, sc2_tokenizer_dir, prefix, "--executor", "local", "--tasks", str(TASKS))
+    work = Path(f"{prefix}.tasks")
+    real = preprocess_tasks.merge_partitions
+
+    def damage_then_merge(config, tasks):
+        (work / "parts" / "p00002_content_document.bin").unlink()
+        return real(config, tasks)
+
+    preprocess_tasks.merge_partitions = damage_then_merge
+    try:
+        assert tool().main(argv) == 1
+    finally:
+        preprocess_tasks.merge_partitions = real
+    assert caplog.messages[-1].startswith("error: merge: partition(s) 2 of 3 damaged (")
+    assert caplog.messages[-1].endswith("); they are marked to be tokenized again: rerun the same command")
+    assert not Path(f"{prefix}_content_document.bin").exists()
+    assert tool().main(argv) == 0
+    assert dataset(prefix) == dataset(single_runs[False])
+
+
+def test_a_work_folder_without_its_config_is_a_new_run(tmp_path, shards, sc2_tokenizer_dir, single_runs, caplog):
+    """Its completed tasks could be of other options (without --append-eod here): they are not reused."""
+    prefix = tmp_path / "out"
+    argv = flags(shards, sc2_tokenizer_dir, prefix, "--executor", "local", "--tasks", str(TASKS))
+    work = Path(f"{prefix}.tasks")
+    hold_partition_1([a for a in argv if a != "--append-eod"], work)
+    (work / "config.json").unlink()
+    with caplog.at_level(logging.INFO, logger="megatron_sc2"):
+        assert tool().main(argv) == 0
+    assert f"{work} holds no config.json: its tasks are of an unknown run, deleted; starting anew" in caplog.messages
+    assert dataset(prefix) == dataset(single_runs[False])
+
+
+def test_a_tokenizer_replaced_at_the_same_path_is_refused_at_once(tmp_path, shards, sc2_tokenizer_dir, caplog):
+    from other_tokenizer import other_tokenizer
+
+    tokenizer = tmp_path / "tokenizer"
+    shutil.copytree(sc2_tokenizer_dir, tokenizer)
+    prefix = tmp_path / "out"
+    argv = flags(shards, tokenizer, prefix, "--executor", "local", "--tasks", str(TASKS))
+    work = Path(f"{prefix}.tasks")
+    hold_partition_1(argv, work)
+    shutil.rmtree(tokenizer)
+    shutil.copytree(other_tokenizer(sc2_tokenizer_dir, tmp_path / "other"), tokenizer)
+    assert tool().main(argv) == 1
+    assert caplog.messages[-1] == (f"error: {work} holds the tasks of a run with other tokenizer: rerun with the "
+                                   f"same input and options to resume it, or delete {work} to start anew")
+
+
+def test_a_failed_task_shows_as_one_line(tmp_path, sc2_tokenizer_dir, capfd):
+    """datatrove's loguru tracebacks of the failed task stay in its log file."""
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "in" / f"{name}.jsonl").write_text('{"text": "no content key"}\n' * 20)
+    logging.getLogger("megatron_sc2").addHandler(handler := logging.StreamHandler())  # the tool's stderr line
+    try:
+        assert tool().main(flags(tmp_path / "in", sc2_tokenizer_dir, tmp_path / "out", "--executor", "local",
+                                 "--tasks", "2")) == 1
+    finally:
+        logging.getLogger("megatron_sc2").removeHandler(handler)
+    stderr = capfd.readouterr().err
+    assert "Traceback" not in stderr and "ERROR" not in stderr
+    errors = [line for line in stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "tokenize task 0 of 2: 20 of 20 records are bad" in errors[0], stderr
+    assert errors[0].endswith("rerunning the same command runs it again")
+    assert "Traceback" in (tmp_path / "out.tasks" / "logs" / "tokenize" / "logs" / "task_00000.log").read_text()

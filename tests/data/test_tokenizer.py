@@ -154,3 +154,16 @@ def test_identity_is_what_the_ids_mean(sc2_tokenizer_dir, sc2_tokenizer, tmp_pat
     assert old_form.identity == sc2_tokenizer.identity
     other = load_tokenizer("HuggingFaceTokenizer", other_tokenizer(sc2_tokenizer_dir, tmp_path / "other"))
     assert other.vocab_size == sc2_tokenizer.vocab_size and other.identity != sc2_tokenizer.identity
+
+
+def test_identity_covers_the_merges(sc2_tokenizer_dir, sc2_tokenizer, tmp_path):
+    """The same vocabulary with one merge fewer encodes the same text to other ids: another identity."""
+    data = json.loads((sc2_tokenizer_dir / "tokenizer.json").read_text())
+    merge = data["model"]["merges"].pop()
+    merged = "".join(merge.split(" ") if isinstance(merge, str) else merge)
+    (tmp_path / "fewer_merges.json").write_text(json.dumps(data))
+    fewer = load_tokenizer("HuggingFaceTokenizer", tmp_path / "fewer_merges.json")
+    assert fewer._tok.get_vocab(with_added_tokens=True) == sc2_tokenizer._tok.get_vocab(with_added_tokens=True)
+    text = sc2_tokenizer.decode([sc2_tokenizer._tok.token_to_id(merged)])
+    assert fewer.encode(text) != sc2_tokenizer.encode(text)
+    assert fewer.identity != sc2_tokenizer.identity
