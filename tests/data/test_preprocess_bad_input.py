@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+from small_filesystems import tmpfs
 from tool_module import tool_module
 
 from megatron_sc2.data import preprocess as preprocess_module
@@ -281,3 +282,17 @@ def test_an_output_prefix_that_cannot_be_written_is_one_line(tmp_path, sc2_token
     argv = tool_argv([corpus(tmp_path / "a.jsonl")], tmp_path / "file" / "sub" / "c", sc2_tokenizer_dir)
     code, errors = run_tool(argv, caplog)
     assert code == 1 and errors == [f"error: {tmp_path / 'file' / 'sub'}: Not a directory; nothing was published"], errors
+
+
+@pytest.mark.parametrize("filesystem", ["full", "read-only"])
+def test_an_output_prefix_on_a_file_system_that_refuses_it_is_one_line(tmp_path, sc2_tokenizer_dir, caplog,
+                                                                      filesystem):
+    source = tmp_path / "big.jsonl"  # ~1 MB of tokens: more than the full file system's 4 KiB
+    source.write_text("".join(json.dumps({"content": f"def f{i}(x):\n    return x * {i}\n" * 20}) + "\n"
+                              for i in range(2000)))
+    with tmpfs(tmp_path / "mnt", size="4k", read_only=filesystem == "read-only") as mnt:
+        code, errors = run_tool(tool_argv([source], mnt / "c", sc2_tokenizer_dir), caplog)
+        cause = "No space left on device" if filesystem == "full" else "Read-only file system"
+        assert code == 1 and len(errors) == 1 and cause in errors[0] and str(mnt) in errors[0], errors
+        assert errors[0].endswith("nothing was published"), errors
+        assert not list(mnt.glob("c_*.bin")) and not list(mnt.glob("c_*.idx"))
