@@ -12,6 +12,9 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here, not at the top: a process spawned from a launch (multiprocessing's "spawn")
     # imports this module as its main; at the top, each would import torch and megatron-core again
     # (about 5 CPU s).
+    from megatron_sc2.runtime import expected_warnings
+
+    expected_warnings.hide()  # before megatron-core's imports warn
     from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
     from megatron_sc2.runtime import detect_launch_env
     from megatron_sc2.training.arguments import check_machine, parse_args

@@ -72,6 +72,13 @@ class FIMGPTDataset(mcore_compat.window_transforming_gpt_dataset()):
         return window
 
 
+MCORE_DATASET_LOGGERS = ("megatron.core.datasets.blended_dataset", "megatron.core.datasets.gpt_dataset")
+
+
+def _without_cache_notice(record: logging.LogRecord) -> bool:
+    return "because path_to_cache is None" not in record.getMessage()
+
+
 def build_datasets(
     data_path: list[str],
     split: str,
@@ -111,6 +118,12 @@ def build_datasets(
         check_prefix(prefix, config)
         check_tokenizer(prefix, tokenizer)
         log_contents(prefix)
+    if cache_path is None:
+        for name in MCORE_DATASET_LOGGERS:  # their "path_to_cache is None" notices, said here instead
+            logging.getLogger(name).addFilter(_without_cache_notice)
+        if len(blend[0]) > 1:
+            logger.info("--data-path blends %d datasets: without --data-cache-path, the blend's indices are built "
+                        "in memory at every start; --data-cache-path DIR caches them", len(blend[0]))
     dataset_class = FIMGPTDataset if fim is not None and fim.rate > 0 else GPTDataset
     builder = BlendedMegatronDatasetBuilder(dataset_class, list(num_samples), lambda: True, config)
     return tuple(builder.build())

@@ -174,7 +174,9 @@ def activate() -> bool:
         _recompute_in(mode, undo)
         undo.enter_context(mode)
         _undo = undo.pop_all()
-    log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend)")
+    log.info("CUDA is absent: megatron-core runs on the CPU (megatron_sc2.runtime.cpu_backend) with its torch "
+             "fallbacks for TransformerEngine's and Apex's GPU kernels (torch Adam and norms, unfused multi-tensor "
+             "ops), as expected without a GPU")
     return True
 
 

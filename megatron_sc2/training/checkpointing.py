@@ -10,7 +10,9 @@ writes the marker.
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings",
 # The distributed optimizer's state in a layout-independent form (megatron-core 0.16 marks its
 # other reshardable format, fully_sharded_model_space, deprecated and fails on it).
 OPTIMIZER_FORMAT = {"distrib_optim_sharding_type": "fully_reshardable"}
+
+log = logging.getLogger(__name__)
 
 
 def hold(root: str | Path) -> publish.Output | None:
@@ -105,8 +109,10 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
     directory, partial = iteration_dir(root, iteration), partial_dir(root, iteration)
     if latest_iteration(root) == iteration:
         return directory  # complete already: the marker's checkpoint is never rewritten
-    rank = torch.distributed.get_rank()
+    rank, start = torch.distributed.get_rank(), time.perf_counter()
     if rank == 0:
+        log.info("saving checkpoint at iteration %d to %s%s", iteration, root,
+                 " (in the background, --async-save)" if async_queue is not None else "")
         publish.fresh_folder(partial)  # what an interrupted save of this iteration left goes
     torch.distributed.barrier()
     state = _sharded_state(model, optimizer, with_optimizer=not model_only, with_rng=not model_only, is_loading=False)
@@ -120,6 +126,9 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
             publish.rename_into_place(partial, directory)
             layout.write_marker(root, iteration)
         torch.distributed.barrier()
+        if rank == 0:
+            log.info("saved checkpoint at iteration %d to %s in %.2f s%s", iteration, directory,
+                     time.perf_counter() - start, " (written in the background)" if async_queue is not None else "")
 
     request = dist_checkpointing.save(state, str(partial),
                                       **(mcore_compat.async_save_options() if async_queue is not None else {}))
@@ -150,6 +159,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
     from megatron.core import dist_checkpointing
     from megatron.core.utils import unwrap_model
 
+    start = time.perf_counter()
     check_compatible(meta["model"], model_config, directory)
     saved_layout = meta["parallel"]
     with_optimizer = load_optimizer and not meta.get("model_only", False)
@@ -168,4 +178,21 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
         optimizer.reload_model_params()
     if with_rng:
         _set_rng_state(loaded["rng_state"])
+    if torch.distributed.get_rank() == 0:
+        log.info("loaded iteration %d from %s in %.2f s (model: yes, optimizer: %s, rng: %s)", meta["iteration"],
+                 directory, time.perf_counter() - start,
+                 _loaded_or_why(with_optimizer, meta, load_optimizer, "--no-load-optim or --finetune", saved_layout),
+                 _loaded_or_why(with_rng, meta, load_rng, "--no-load-rng or --finetune", saved_layout))
     return {} if meta.get("model_only") else loaded.get("common", {})
+
+
+def _loaded_or_why(loaded: bool, meta: dict, requested: bool, flags: str, saved_layout: dict) -> str:
+    """"yes", or why not: a load without optimizer state must say so."""
+    if loaded:
+        return "yes"
+    if meta.get("model_only"):
+        return "no (a model-only checkpoint)"
+    if not requested:
+        return f"no ({flags})"
+    return (f"no (saved at TP{saved_layout['tensor_model_parallel_size']} x "
+            f"PP{saved_layout['pipeline_model_parallel_size']})")

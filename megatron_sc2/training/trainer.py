@@ -38,6 +38,7 @@ from megatron_sc2.training.exit_signals import ExitSignals, start_checkpoint_wri
 from megatron_sc2.training.flops import device_peak_tflops, flops_per_iteration, local_device_name
 from megatron_sc2.training.metrics import MetricsLogger, peak_memory_gb, throughput
 from megatron_sc2.training.optim import OptimizerSettings, build_optimizer, wrap_ddp
+from megatron_sc2.training.run_summary import layout_line, model_line, parameter_count
 from megatron_sc2.training.stages import Stage, stage_dict, total_iters
 from megatron_sc2.training.step import NonFiniteLoss, move_batch, run_forward_backward, train_step
 
@@ -170,10 +171,17 @@ def pretrain(run: RunConfig) -> None:
                  state.iteration)
     lock = checkpointing.hold(run.checkpoint.save) if run.checkpoint.save else None
     weights_only = run.checkpoint.finetune
+    if launch.rank == 0:
+        log.info(layout_line(run, launch.world_size, dp_size))
+    first_index = index
     try:
         while index < len(run.stages):
             stage = run.stages[index]
             parts = build_stage(run, stage, tokenizer, dp_size)
+            if index == first_index:  # every stage has the same architecture
+                count = parameter_count(parts.model)
+                if launch.rank == 0:
+                    log.info(model_line(count, run.model))
             if checkpoint is not None:
                 common = checkpointing.load(*checkpoint, parts.model, parts.optimizer,
                                             model_config=stage_model_config(run, stage), parallel=run.parallel,
@@ -184,9 +192,10 @@ def pretrain(run: RunConfig) -> None:
                     schedule.resume(parts.scheduler, common["scheduler"], run.optimizer)
                 schedule.apply(parts.scheduler, parts.optimizer)
             if launch.rank == 0:
-                log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
-                         stage.name, stage.train_iters, stage.seq_length, stage.rotary_base,
-                         stage.sliding_window, stage.global_batch_size)
+                log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d = %d "
+                         "microbatch%s x %d x DP %d", stage.name, stage.train_iters, stage.seq_length,
+                         stage.rotary_base, stage.sliding_window, stage.global_batch_size, parts.num_microbatches,
+                         "es" if parts.num_microbatches > 1 else "", run.batch.micro_batch_size, dp_size)
                 log.info("layer spec: %s; %s", "TransformerEngine" if transformer_engine_available() else "local",
                          kernel_report(stage))
             stop_reason = train_stage(run, parts, state, metrics, exit_signals, saver, watchdog, launch.world_size)
