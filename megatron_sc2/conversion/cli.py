@@ -11,6 +11,7 @@ from torch.distributed.checkpoint.api import CheckpointException
 from megatron_sc2.conversion.convert import export_to_hf, import_from_hf
 from megatron_sc2.conversion.hf_io import DTYPES, ConversionError, parse_size
 from megatron_sc2.publish import OutputBusy, write_failure
+from megatron_sc2.runtime import expected_warnings
 
 DESCRIPTION = """\
 Convert between megatron_sc2 training checkpoints and Hugging Face Starcoder2ForCausalLM folders.
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    expected_warnings.hide()  # before megatron-core's imports warn
     args = build_parser().parse_args(argv)
     try:
         if args.command == "export":

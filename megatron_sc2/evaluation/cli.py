@@ -11,6 +11,7 @@ from pathlib import Path
 
 from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig, EvaluationError, evaluate, make_tasks
 from megatron_sc2.evaluation.tasks import TASKS
+from megatron_sc2.runtime import expected_warnings
 
 DESCRIPTION = """\
 Evaluate a StarCoder2 model offline, as the StarCoder2 paper does (bigcode-evaluation-harness
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    expected_warnings.hide()  # before megatron-core's imports warn
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -28,6 +28,8 @@ from megatron_sc2.training.optim import with_run_learning_rates
 # choices (released HF configs carry dropout 0.1). Every other field is the architecture.
 RUN_CHOICE_FIELDS = {"rotary_base", "sliding_window", "max_position_embeddings", "hidden_dropout",
                      "attention_dropout", "init_method_std"}
+# Of those, what changes the function the loaded weights compute (a stage's choice, not a mistake only there).
+POSITION_FIELDS = ("rotary_base", "sliding_window")
 # The distributed optimizer's state in a layout-independent form (megatron-core 0.16 marks its
 # other reshardable format, fully_sharded_model_space, deprecated and fails on it).
 OPTIMIZER_FORMAT = {"distrib_optim_sharding_type": "fully_reshardable"}
@@ -161,6 +163,10 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
 
     start = time.perf_counter()
     check_compatible(meta["model"], model_config, directory)
+    changed = [f"{k} {getattr(model_config, k)!r} (checkpoint: {meta['model'].get(k)!r})" for k in POSITION_FIELDS
+               if meta["model"].get(k) != getattr(model_config, k)]
+    if changed and torch.distributed.get_rank() == 0:  # a new stage, or a run that forgot the import's values
+        log.info("this run attends differently from the checkpoint it loads: %s", ", ".join(changed))
     saved_layout = meta["parallel"]
     with_optimizer = load_optimizer and not meta.get("model_only", False)
     same_ranks = (
