@@ -76,8 +76,8 @@ def table(metrics: dict[str, dict]) -> str:
     for task, values in metrics.items():
         whole = values.get("problems") == values.get("benchmark_problems", values.get("problems"))
         if not whole:
-            notes.append(f"{task}: scored on {values['problems']} of {values['benchmark_problems']} problems "
-                         "(--limit): the paper's figures, for all of them, are not shown")
+            notes.append(f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so "
+                         "the paper's full-benchmark figures are not shown")
         for metric, value in values.items():
             if metric.startswith("pass@") or metric in ("exact_match", "perplexity", "bits_per_byte", "loss"):
                 paper = PAPER.get((task, metric), {}) if whole else {}

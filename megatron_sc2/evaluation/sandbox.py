@@ -60,10 +60,13 @@ from pathlib import Path
 BUBBLEWRAP, UNSHARE, RLIMITS = "bubblewrap", "unshare", "rlimits"
 UNSHARE_ARGS = ["--net", "--pid", "--ipc", "--uts", "--mount-proc", "--fork", "--kill-child"]
 # Run under unshare, in its new mount namespace: fresh tmpfs over the host's world-writable folders, the
-# program's files copied into the new /tmp (its folder, under the host's /tmp, is then out of sight).
+# program's files copied into the new /tmp (its folder, under the host's /tmp, is then out of sight, as is
+# a PATH folder there: the script looks its tools up in the system's folders, exporting nothing).
+PRIVATE_TMPS = ("/tmp", "/var/tmp", "/dev/shm")
 PRIVATE_TMP = (
-    "set -e; for d in /var/tmp /dev/shm; do if [ -d $d ]; then mount -t tmpfs -o size={size},mode=1777 sandbox $d; "
-    "fi; done; mount -t tmpfs -o size={size},mode=1777 sandbox /tmp; cp -a . /tmp; cd /tmp; exec \"$@\""
+    "set -e; PATH=/usr/sbin:/usr/bin:/sbin:/bin; for d in /var/tmp /dev/shm; do if [ -d $d ]; then "
+    "mount -t tmpfs -o size={size},mode=1777 sandbox $d; fi; done; "
+    "mount -t tmpfs -o size={size},mode=1777 sandbox /tmp; cp -a . /tmp; cd /tmp; exec \"$@\""
 )
 # MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
 LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
@@ -272,8 +275,13 @@ class Sandbox:
         for slot in self.uids or range(self.workers):
             self._slots.put(slot)
         self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
-        if self.isolation != BUBBLEWRAP and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
-            # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root).
+        hidden = self.isolation == UNSHARE and any(
+            path.startswith(tuple(folder + "/" for folder in PRIVATE_TMPS))
+            for path in (os.path.abspath(self._interpreter), os.path.realpath(self._interpreter)))
+        if self.isolation != BUBBLEWRAP and self.as_root and (hidden or not self._sandbox_uid_can_run(
+                self._interpreter)):
+            # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root), or that
+            # unshare's private /tmp hides.
             self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
             if not self._sandbox_uid_can_run(self._interpreter):
                 raise RuntimeError(f"as root without bubblewrap, programs run as uid {SANDBOX_UID_BASE}+, which cannot "
