@@ -1,5 +1,7 @@
 """The progress bar the tools draw (tqdm, on stderr, with rate and ETA), or nothing when disabled:
-shared by evaluation (samples, windows) and conversion (bytes of tensors)."""
+shared by evaluation (samples, windows) and conversion (bytes of tensors). Counts may advance in
+fractions (a generation batch part-decoded), so the rate and ETA show before the first item is done;
+the count is shown whole."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B", dynamic_ncols=True)
+            whole = None if unit == "B" else "{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+            self.bar = tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B", dynamic_ncols=True,
+                            bar_format=whole)
 
-    def advance(self, count: int = 1, label: str | None = None) -> None:
+    def advance(self, count: float = 1, label: str | None = None) -> None:
         """`count` more done; `label` names the item just done (a tensor) beside the bar."""
         if self.bar is not None:
             if label is not None:

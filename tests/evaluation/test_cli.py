@@ -218,3 +218,16 @@ def test_a_library_user_evaluates_without_argparse_as_the_cli_does(tmp_path, cap
                        "--allow-code-execution", "--output", output)
     assert status == 0, err
     assert ((output / "summary.json").read_text(), (output / "samples.jsonl").read_text()) == library
+
+
+def test_an_infinite_timeout_is_refused(tmp_path, capsys, completions, nothing_runs):
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--allow-code-execution", "--timeout", "inf", "--output", tmp_path / "out")
+    assert status == 2 and "argument --timeout: must be a positive finite number, not inf" in err
+
+
+def test_more_workers_than_sandbox_uids_are_refused(tmp_path, capsys, completions, nothing_runs):
+    status, err = main(capsys, "--completions", completions, "--tasks", "humaneval", "--limit", 3,
+                       "--allow-code-execution", "--workers", 2000, "--output", tmp_path / "out")
+    assert status == 2 and "--workers 2000: at most 1024 programs run at once (one sandbox uid each)" in err
+    assert "held by other evaluations" not in err

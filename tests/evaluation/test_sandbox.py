@@ -1,8 +1,12 @@
 """Hostile completions: each is contained, scored failed, and the run ends in bounded time."""
 
 import os
+import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +131,43 @@ def test_a_wrong_answer_that_exits_early_fails(sandbox):
     assert [o.passed for o in outcomes] == [False] * len(EXITS), dict(zip(EXITS, outcomes))
     right = "def f():\n    return 2\nimport atexit\natexit.register(print, 'bye')\nassert f() == 2\n"
     assert sandbox.run(*sandbox.python(right)).passed  # a hook that does not cheat changes nothing
+
+
+def test_a_program_writes_only_into_a_private_tmp(sandbox):
+    """/tmp, /var/tmp and /dev/shm are world-writable on the host: a program's files stay in its own."""
+    if sandbox.isolation == RLIMITS:
+        pytest.skip("rlimits leaves the file system reachable, says so in a warning, and runs only when asked for")
+    names = [f"{folder}/sc2-escaped-{secrets.token_hex(8)}" for folder in ("/tmp", "/var/tmp", "/dev/shm")]
+    program = (f"for path in {names!r}:\n    try:\n        open(path, 'w').write('x')\n    except OSError:\n"
+               f"        pass\nopen({names[0]!r}, 'w').write('mine')\nassert open({names[0]!r}).read() == 'mine'\n")
+    try:
+        outcome = sandbox.run(*sandbox.python(program))
+        escaped = [name for name in names if os.path.exists(name)]
+    finally:
+        for name in names:
+            Path(name).unlink(missing_ok=True)
+    assert outcome.passed, outcome.output  # its own /tmp is writable
+    assert escaped == []
+
+
+def test_a_host_unix_socket_is_out_of_reach(sandbox):
+    """A new network namespace does not cut AF_UNIX sockets on the file system: a listener that anyone may
+    connect to, outside /tmp, hears nothing."""
+    if sandbox.isolation == RLIMITS:
+        pytest.skip("rlimits leaves host sockets reachable, says so in a warning, and runs only when asked for")
+    folder = Path(tempfile.mkdtemp(dir="/run" if AS_ROOT else None))
+    try:
+        folder.chmod(0o777)
+        path = folder / "listener"
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(path))
+            path.chmod(0o777)
+            server.listen()
+            outcome = sandbox.run(*sandbox.python(
+                f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({str(path)!r})\ns.sendall(b'hi')\n"))
+            server.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                server.accept()[0].close()
+    finally:
+        shutil.rmtree(folder)
+    assert not outcome.passed and outcome.error in ("PermissionError", "FileNotFoundError"), outcome
