@@ -97,7 +97,7 @@ UNAVAILABLE = {
     UNSHARE: "--sandbox unshare: needs root and util-linux unshare with network and PID namespaces",
 }
 RUNNER = "checked_run.py"  # runs main.py, then writes the token from stdin: see the module docstring
-RUNNER_SOURCE = """\\
+RUNNER_SOURCE = """\
 import ctypes
 import os
 import struct
