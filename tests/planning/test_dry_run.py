@@ -163,7 +163,9 @@ def test_a_dry_run_with_a_malformed_number_never_launches(tmp_path, variables):
     (tmp_path / "torchrun").write_text(f"#!/bin/sh\ntouch {tmp_path}/launched\n")
     (tmp_path / "torchrun").chmod(0o755)
     name, value = next(iter(variables.items()))
-    result = launcher("pretrain_sc2_15b.sh", PATH=f"{tmp_path}:{os.environ['PATH']}", **variables)
-    assert result.returncode == 2 and not (tmp_path / "launched").exists()
+    result = launcher("pretrain_sc2_15b.sh", PATH=f"{tmp_path}:{os.environ['PATH']}", DATA_PATH=str(tmp_path / "data"),
+                      TOKENIZER_MODEL=str(tmp_path), CHECKPOINT_DIR=str(tmp_path / "run"), **variables)
+    assert not (tmp_path / "launched").exists(), result.stderr
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {name}={value}: ")
