@@ -7,6 +7,7 @@
 #
 # Environment:
 #   DATA_PATH, TOKENIZER_MODEL, CHECKPOINT_DIR   required, as in examples/pretrain_sc2_15b.sh
+#   DRY_RUN=1     plan the launch at NP GPUs and start nothing (docs/training.md, "Planning a launch")
 #   NP            required  processes in total, one per GPU (a multiple of the layout's TP x PP)
 #   SIZE          3b, 7b or 15b (default 15b): examples/configs/sc2-$SIZE.yaml and its layout
 #   HOSTFILE      MPI host file with 8 slots per node (omit on one machine)
@@ -20,12 +21,21 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/pretrain_env.sh"
 SIZE=${SIZE:-15b}
 config="$REPO/examples/configs/sc2-$SIZE.yaml"
-require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR NP
+if dry_run; then
+    require_env NP
+else
+    require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR NP
+fi
+whole_number NP
 if [[ ! -f "$config" ]]; then
     echo "error: no config $config (SIZE is 3b, 7b or 15b)" >&2
     exit 2
 fi
 pretrain_args "$config" "$@"
+if dry_run; then  # DRY_RUN=1: plan the launch at NP GPUs and stop, as examples/lib/torchrun_pretrain.sh does
+    exec "${PYTHON:-python}" -m megatron_sc2.pretrain "${args[@]}" --dry-run --world-size "$NP"
+    exit 2
+fi
 
 mpirun_args=(-np "$NP")
 if [[ -n "${HOSTFILE:-}" ]]; then

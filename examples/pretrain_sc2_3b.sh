@@ -14,7 +14,10 @@
 #   METRICS_FILE      default $CHECKPOINT_DIR/metrics.jsonl   (plot with tools/plot_metrics.py)
 #   DATA_CACHE_PATH   default $CHECKPOINT_DIR/data_cache      (shared by all nodes)
 #   WANDB_PROJECT     optional; W&B run name from WANDB_NAME, default the job name
-#   GPUS_PER_NODE     default 8;  MASTER_PORT default 29500
+#   GPUS_PER_NODE     default 8;  MASTER_PORT default 29500;  NNODES default 1, NODE_RANK default 0
+#                     (each a plain whole number: digits only, no leading zero)
+#   DRY_RUN=1         plan the launch on this machine and start nothing; DATA_PATH, TOKENIZER_MODEL and
+#                     CHECKPOINT_DIR are optional then (the plan names what it could not check)
 #   SRUN_ARGS         more srun options, e.g. a container: "--container-image=IMAGE --container-mounts=..."
 # Arguments override the config (Megatron-LM flag names), e.g. --exit-duration-in-mins 230.
 #

@@ -35,10 +35,14 @@ def test_recipe_parses_on_supported_node_counts(size, tmp_path):
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_launcher_is_valid_shell(script):
     subprocess.run(["bash", "-n", str(script)], check=True)
-    if shutil.which("shellcheck"):
-        result = subprocess.run(["shellcheck", "-x", str(script)], check=False, capture_output=True, text=True,
-                                cwd=REPO)
-        assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_launcher_passes_shellcheck(script):
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck; .ci/run installs it)")
+    result = subprocess.run(["shellcheck", "-x", str(script)], check=False, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.parametrize("script", ["pretrain_sc2_15b.sh", "pretrain_mpirun.sh"])

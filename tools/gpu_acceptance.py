@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore")
     import torch
     from acceptance import environment, numerics, throughput, training
-    from acceptance.report import Section, failed, table
+    from acceptance.report import Section, failed, over_goal, table, verdict
 
     from megatron_sc2 import runtime
     from megatron_sc2.config import ParallelConfig
@@ -82,16 +82,13 @@ def main(argv=None) -> int:
     report = {"mode": "cpu" if args.cpu else "gpu", "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
               "sections": {s.name: {"seconds": s.seconds, "figures": s.figures,
                                     "checks": [vars(c) for c in s.checks]} for s in sections},
-              "failed": failed(sections)}
+              "failed": failed(sections), "over_goal": over_goal(sections)}
     (out / "acceptance.json").write_text(json.dumps(report, indent=2, default=str))
     print(table(sections))
     print(f"figures: {out / 'acceptance.json'}")
     runtime.destroy()
-    if report["failed"]:
-        print("FAILED: " + "; ".join(report["failed"]))
-        return 1
-    print("all checks passed")
-    return 0
+    print(verdict(sections))
+    return 1 if report["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Write the planned memory the repository quotes, from the planner: the memory block of each
 launcher's header (examples/pretrain_sc2_{3b,7b,15b}.sh), the layout table of docs/training.md and
-its 15B plans at 16 and 128 nodes ("Planning a launch"). Each recipe is planned, with StarCoder2's
-49,152-token vocabulary, at the node counts it runs on (8 GPUs each).
+its 15B plans at 16 and 128 nodes ("Planning a launch"). Each recipe is planned as its launcher plans it
+with DRY_RUN=1 and no data, tokenizer or checkpoint folder (so with the model's vocabulary, StarCoder2's
+49,152 tokens), at the node counts it runs on (8 GPUs each).
 
   python tools/plan_tables.py           # rewrite the blocks
   python tools/plan_tables.py --check   # rewrite nothing; exit 1 naming each stale block
@@ -13,14 +14,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from megatron_sc2.support import REPO
 
 GPUS_PER_NODE = 8
-VOCAB_SIZE = 49152  # StarCoder2's tokenizer
 NODES = {"3b": (1, 32), "7b": (4, 32), "15b": (4, 128)}  # the node counts each recipe runs on
 DOC_NODES = (16, 128)  # the 15B plans docs/training.md prints
 TERMS = ("weights", "grads", "optimizer", "activations", "logits", "total")
@@ -29,15 +28,9 @@ DOCS = REPO / "docs" / "training.md"
 
 def plan(size: str, nodes: int):
     """(plan, run) of the recipe at `nodes` nodes, as `DRY_RUN=1 examples/pretrain_sc2_SIZE.sh` plans it."""
-    from megatron_sc2.planning import plan_launch
-    from megatron_sc2.training.arguments import parse_args
+    from megatron_sc2.planning.cli import make_plan
 
-    world_size = nodes * GPUS_PER_NODE
-    with tempfile.TemporaryDirectory() as tokenizer:  # nothing is read: --vocab-size sets the vocabulary
-        run = parse_args(["--config", str(REPO / f"examples/configs/sc2-{size}.yaml"), "--data-path", "unused",
-                          "--tokenizer-model", tokenizer, "--save", "unused", "--vocab-size", str(VOCAB_SIZE)],
-                         world_size=world_size)
-    return plan_launch(run, world_size), run
+    return make_plan(["--config", str(REPO / f"examples/configs/sc2-{size}.yaml")], nodes * GPUS_PER_NODE)
 
 
 def header_block(size: str, plans: dict) -> list[str]:

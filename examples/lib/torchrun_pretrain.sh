@@ -5,19 +5,33 @@
 # shellcheck source=examples/lib/pretrain_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/pretrain_env.sh"
 : "${CONFIG:?set by the launcher that sources this file}"
-require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR
-pretrain_args "$REPO/examples/configs/$CONFIG.yaml" "$@"
+if ! dry_run; then
+    require_env DATA_PATH TOKENIZER_MODEL CHECKPOINT_DIR
+fi
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+whole_number GPUS_PER_NODE
+whole_number NNODES
+whole_number NODE_RANK 0 "$((NNODES - 1))"
+whole_number MASTER_PORT 1 65535
+if [[ -n "${SLURM_JOB_ID:-}" ]]; then
+    whole_number SLURM_NNODES
+fi
+pretrain_args "$REPO/examples/configs/$CONFIG.yaml" "$@"
 
 # DRY_RUN=1: plan this launch on this machine (a CPU is enough) at the world size it would start,
-# print the plan (and write PLAN_OUTPUT, if set), and stop: exit 0 when it fits, 1 when not.
-if [[ "${DRY_RUN:-0}" == 1 ]]; then
+# print the plan (and write PLAN_OUTPUT, if set), and stop: exit 0 when it fits, 1 when not. Data,
+# tokenizer and checkpoint folder are optional here: the plan says which it could not check.
+if dry_run; then
     plan_output=()
     if [[ -n "${PLAN_OUTPUT:-}" ]]; then
         plan_output=(--plan-output "$PLAN_OUTPUT")
     fi
-    exec "${PYTHON:-python}" -m megatron_sc2.pretrain "${args[@]}" --dry-run \
-        --world-size "$((${SLURM_NNODES:-${NNODES:-1}} * GPUS_PER_NODE))" "${plan_output[@]}"
+    world_size=$((${SLURM_NNODES:-$NNODES} * GPUS_PER_NODE))
+    exec "${PYTHON:-python}" -m megatron_sc2.pretrain "${args[@]}" --dry-run --world-size "$world_size" \
+        "${plan_output[@]}"
+    exit 2  # a plan that could not start never falls through to a launch
 fi
 
 if [[ -n "${SLURM_JOB_ID:-}" ]]; then
@@ -37,6 +51,6 @@ if [[ -n "${SLURM_JOB_ID:-}" ]]; then
             -m megatron_sc2.pretrain "$@"' torchrun "${args[@]}"
 fi
 
-exec torchrun --nnodes "${NNODES:-1}" --node-rank "${NODE_RANK:-0}" --nproc-per-node "$GPUS_PER_NODE" \
+exec torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc-per-node "$GPUS_PER_NODE" \
     --rdzv-backend static --rdzv-endpoint "${MASTER_ADDR:-localhost}:$MASTER_PORT" \
     -m megatron_sc2.pretrain "${args[@]}"

@@ -87,6 +87,10 @@ class LaunchPlan:
     total_parameters: int
     stages: list[StagePlan]
     problems: list[str]
+    vocab_size: int = 0  # the embedding's rows before padding for TP
+    vocabulary: str = ""  # where that size came from (planning/cli.py)
+    not_checked: list[str] = field(default_factory=list)  # options the plan was not given, so did not check
+    advice: str = ""  # when it does not fit: the change that fits, planned, or that none does
 
     @property
     def fits(self) -> bool:
@@ -172,7 +176,7 @@ def plan_launch(run, world_size: int, *, gpu_memory_gib: float = 80.0, assumed_m
     peak = settings.peak_tflops or device_peak_tflops(DEFAULT_GPU, bf16=True)
     plan = LaunchPlan(world_size=world_size, tp=tp, pp=pp, vpp=vpp, dp=parallel.data_parallel_size(world_size),
                       gpu_memory_gib=gpu_memory_gib, assumed_mfu=assumed_mfu, peak_tflops=peak, attention=attention,
-                      total_parameters=0, stages=[], problems=[])
+                      total_parameters=0, stages=[], problems=[], vocab_size=run.model.vocab_size)
     for stage in run.stages:
         ranks = stage_weights(run, stage, world_size, attention)
         measured = stage_activations(run, stage, attention)
@@ -197,12 +201,12 @@ def plan_launch(run, world_size: int, *, gpu_memory_gib: float = 80.0, assumed_m
                                              in_flight, memory))
         plan.total_parameters = sum(rank.weights.model_parameters for rank in ranks)
         plan.stages.append(stage_plan)
-    plan.problems = memory_problems(plan, run, settings)
+    plan.problems = memory_problems(plan)
     return plan
 
 
-def memory_problems(plan: LaunchPlan, run, settings: LaunchSettings) -> list[str]:
-    """One line per stage and pipeline rank that does not fit, with what to change."""
+def memory_problems(plan: LaunchPlan) -> list[str]:
+    """One line per stage and pipeline rank that does not fit."""
     problems = []
     for stage in plan.stages:
         for rank in stage.ranks:
@@ -213,31 +217,34 @@ def memory_problems(plan: LaunchPlan, run, settings: LaunchSettings) -> list[str
                 f"stage {stage.name}, pipeline rank {rank.pipeline_rank} of {plan.pp}: needs {memory['total']:.1f} "
                 f"GiB per GPU of {plan.gpu_memory_gib:g} (weights+grads+optimizer "
                 f"{memory['weights'] + memory['grads'] + memory['optimizer']:.1f}, activations "
-                f"{memory['activations']:.1f}, logits {memory['logits']:.1f}): "
-                + "; or ".join(_remedies(plan, run, settings, memory)))
+                f"{memory['activations']:.1f}, logits {memory['logits']:.1f})")
     return problems
 
 
-def _remedies(plan: LaunchPlan, run, settings: LaunchSettings, memory: dict) -> list[str]:
-    model, parallel = run.model, run.parallel
-    states = memory["weights"] + memory["grads"] + memory["optimizer"]
-    remedies = []
+def candidate_changes(plan: LaunchPlan, run) -> list[list[str]]:
+    """The one-flag changes that could make a plan fit, those that shrink the larger part of the
+    fullest GPU (activations, or weights, gradients and optimizer state) first. Each is a guess
+    until it is planned (planning/cli.py plans them in this order)."""
+    model, parallel, settings = run.model, run.parallel, launch_settings(run)
+    fullest = max((r.memory_gib for s in plan.stages for r in s.ranks), key=lambda m: m["total"])
+    activations = []
+    if settings.recompute.granularity != "full":
+        activations.append(["--recompute-granularity", "full"])
+    if settings.micro_batch_size > 1:
+        activations.append(["--micro-batch-size", "1"])
+    if plan.tp > 1 and not parallel.sequence_parallel:
+        activations.append(["--sequence-parallel"])
+    states = []
+    if not parallel.use_distributed_optimizer and plan.dp > 1:
+        states.append(["--use-distributed-optimizer"])
+    bigger_pp = [p for p in range(plan.pp + 1, model.num_layers + 1)
+                 if model.num_layers % p == 0 and plan.world_size % (plan.tp * p) == 0]
+    if bigger_pp:
+        states.append(["--pipeline-model-parallel-size", str(bigger_pp[0])])
     bigger_tp = [t for t in range(plan.tp + 1, model.num_query_groups + 1)
                  if model.num_query_groups % t == 0 and model.num_attention_heads % t == 0]
     if bigger_tp:
-        remedies.append(f"--tensor-model-parallel-size {bigger_tp[0]}")
-    if plan.tp > 1 and not parallel.sequence_parallel:
-        remedies.append("--sequence-parallel")
-    if memory["activations"] >= states:
-        if settings.micro_batch_size > 1:
-            remedies.append("--micro-batch-size 1")
-        if settings.recompute.granularity != "full":
-            remedies.append("--recompute-granularity full")
-    else:
-        if not parallel.use_distributed_optimizer and plan.dp > 1:
-            remedies.append("--use-distributed-optimizer")
-        bigger_pp = [p for p in range(plan.pp + 1, model.num_layers + 1)
-                     if model.num_layers % p == 0 and plan.world_size % (plan.tp * p) == 0]
-        if bigger_pp:
-            remedies.append(f"--pipeline-model-parallel-size {bigger_pp[0]}")
-    return remedies or ["a GPU with more memory, or a smaller model"]
+        states.append(["--tensor-model-parallel-size", str(bigger_tp[0])])
+    if fullest["activations"] + fullest["logits"] >= fullest["weights"] + fullest["grads"] + fullest["optimizer"]:
+        return activations + states
+    return states + activations

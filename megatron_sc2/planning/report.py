@@ -15,8 +15,10 @@ def to_json(plan: LaunchPlan) -> dict:
                    "data_parallel": plan.dp},
         "gpu_memory_gib": plan.gpu_memory_gib, "assumed_mfu": plan.assumed_mfu, "peak_tflops": plan.peak_tflops,
         "attention": plan.attention,
-        "total_parameters": plan.total_parameters,
+        "total_parameters": plan.total_parameters, "vocab_size": plan.vocab_size, "vocabulary": plan.vocabulary,
+        "not_checked": plan.not_checked,
         "fits": plan.fits, "headroom_gib": round(plan.headroom_gib, 3), "problems": plan.problems,
+        "advice": plan.advice,
         "stages": [{
             "name": s.name, "seq_length": s.seq_length, "global_batch_size": s.global_batch_size,
             "train_iters": s.train_iters, "num_microbatches": s.num_microbatches,
@@ -45,7 +47,10 @@ def layout_line(plan: LaunchPlan, run) -> str:
 def table(plan: LaunchPlan, run) -> str:
     attention = "flash/fused attention (GPU)" if plan.attention == "flash" else "local attention (CPU)"
     lines = [f"plan: {plan.world_size} GPUs of {plan.gpu_memory_gib:g} GiB; {layout_line(plan, run)}; {attention}",
-             f"parameters: {plan.total_parameters:,} in all"]
+             f"parameters: {plan.total_parameters:,} in all, with a vocabulary of {plan.vocab_size:,}"
+             + (f" ({plan.vocabulary})" if plan.vocabulary else "")]
+    if plan.not_checked:
+        lines.append(f"not given, so not checked: {', '.join(plan.not_checked)}")
     header = f"  {'pipeline rank':>13}  {'parameters':>15}  " + "  ".join(f"{t:>11}" for t in MEMORY_TERMS)
     for stage in plan.stages:
         cost = stage.cost
@@ -70,4 +75,6 @@ def table(plan: LaunchPlan, run) -> str:
     else:
         lines.append("does not fit:")
         lines += [f"  - {problem}" for problem in plan.problems]
+        if plan.advice:
+            lines.append(plan.advice)
     return "\n".join(lines)

@@ -124,9 +124,10 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
 
 
 def parse_args(argv: list[str] | None = None, world_size: int | None = None, *,
-               data_files: bool = False) -> RunConfig:
-    """`data_files`: also check that each --data-path prefix has its .bin and .idx (a plan reads no
-    data, so it lists them with every other problem; a launch checks their contents at start-up)."""
+               plan: bool = False) -> RunConfig:
+    """`plan`: the checks of a plan (--dry-run), which reads no data and writes nothing: --data-path,
+    --tokenizer-model and --save may be left out; each --data-path prefix given must have its .bin and
+    .idx (listed with every other problem; a launch checks their contents at start-up)."""
     parser = build_parser()
     explicit = vars(_parse(build_parser(suppress_defaults=True), argv))
     file_values, stage_specs = {}, None
@@ -134,7 +135,7 @@ def parse_args(argv: list[str] | None = None, world_size: int | None = None, *,
         file_values = _read_config_file(explicit["config"])
         stage_specs = file_values.pop("stages", None)
     parser.set_defaults(**file_values)
-    return validate(_parse(parser, argv), stage_specs, explicit, world_size, data_files)
+    return validate(_parse(parser, argv), stage_specs, explicit, world_size, plan)
 
 
 def _read_config_file(path: str) -> dict:
@@ -164,7 +165,7 @@ def _fail(problems: list[str]):
 
 
 def validate(options: argparse.Namespace, stage_specs: list | None, explicit: dict,
-             world_size: int | None, data_files: bool = False) -> RunConfig:
+             world_size: int | None, plan: bool = False) -> RunConfig:
     """Every inconsistency, each with what to change, in one error. `options`: every flag's value
     (defaults, then the file's, then the command line's); `explicit`: the command line's alone."""
     values = vars(options)
@@ -226,10 +227,10 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
             problems.append(str(e))
     for stage in run.stages:
         problems += _stage_problems(stage, run, dp, single=not stage_specs)
-    problems += _option_problems(run)
-    if data_files:
+    problems += _option_problems(run, plan)
+    if plan:
         problems += missing_data_files(run.data.data_path)
-    if len(run.stages) > 1 and not run.checkpoint.save:
+    if len(run.stages) > 1 and not run.checkpoint.save and not plan:
         problems.append("a run with several stages needs --save: each stage boundary goes through a checkpoint")
     if problems:
         _fail(problems)
@@ -313,7 +314,7 @@ def _model_config(options: ModelOptions, seq_length: int | None) -> tuple[ModelC
     }), options.vocab_size is None
 
 
-def _option_problems(run: RunConfig) -> list[str]:
+def _option_problems(run: RunConfig, plan: bool = False) -> list[str]:
     layout, data, optimizer, checkpoint = run.parallel_options, run.data, run.optimizer, run.checkpoint
     problems = []
     if layout.recompute_granularity not in (None, "selective", "full"):
@@ -323,13 +324,13 @@ def _option_problems(run: RunConfig) -> list[str]:
     if data.tokenizer_type not in TOKENIZER_TYPES:
         problems.append(f"Megatron-LM's --tokenizer-type {data.tokenizer_type} is not supported here: use "
                         f"{' or '.join(TOKENIZER_TYPES)} (a tokenizer.json or a sentencepiece model)")
-    if not data.data_path:
+    if not data.data_path and not plan:
         problems.append("--data-path is required: a preprocessed prefix (tools/preprocess_data.py output)")
-    if not data.tokenizer_model:
+    if not data.tokenizer_model and not plan:
         problems.append("--tokenizer-model is required (tokenizer.json, its folder, or a sentencepiece model)")
-    elif not Path(data.tokenizer_model).exists():
+    elif data.tokenizer_model and not Path(data.tokenizer_model).exists():
         problems.append(f"--tokenizer-model {data.tokenizer_model}: no such file or folder")
-    if checkpoint.save_interval and not checkpoint.save:
+    if checkpoint.save_interval and not checkpoint.save and not plan:
         problems.append("--save-interval needs --save")
     if checkpoint.load and not Path(checkpoint.load).is_dir() and not same_directory(checkpoint.load, checkpoint.save):
         problems.append(f"--load {checkpoint.load}: no such checkpoint directory")

@@ -11,6 +11,7 @@ class Check:
     ok: bool | None  # None: skipped, with the reason in detail
     detail: str = ""
     measured: bool = False  # a figure that has no pass mark (a speed against a goal): it ran, ok is True
+    over_goal: bool = False  # a measured figure beyond its goal: not a failure, but said at the end
 
 
 @dataclass
@@ -27,12 +28,24 @@ class Section:
     def skip(self, name: str, reason: str) -> None:
         self.check(name, None, reason)
 
-    def measure(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, True, detail, measured=True))
+    def measure(self, name: str, detail: str, over_goal: bool = False) -> None:
+        self.checks.append(Check(name, True, detail, measured=True, over_goal=over_goal))
 
 
 def failed(sections: list[Section]) -> list[str]:
     return [f"{s.name}: {c.name}" for s in sections for c in s.checks if c.ok is False]
+
+
+def over_goal(sections: list[Section]) -> list[str]:
+    return [f"{s.name}: {c.name} {c.detail.split(' ')[0]}" for s in sections for c in s.checks if c.over_goal]
+
+
+def verdict(sections: list[Section]) -> str:
+    """The last line: what failed, else that all passed, naming any figure over its goal."""
+    if failed(sections):
+        return "FAILED: " + "; ".join(failed(sections))
+    over = over_goal(sections)
+    return "all checks passed" + (f"; over their goal (figures, not checks): {'; '.join(over)}" if over else "")
 
 
 def table(sections: list[Section]) -> str:

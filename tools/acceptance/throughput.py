@@ -31,6 +31,7 @@ from megatron_sc2.training.step import train_step
 GIB = 2**30
 PUBLISHED_MFU = "47-49% (megatron-core, GPT 175B-462B on H100s, NVIDIA's published scaling)"
 LAYERS = 4
+LOOP_GOAL = 1.03  # ours / bare megatron-core, s per iteration
 PARALLEL = ParallelConfig(use_distributed_optimizer=True)
 
 
@@ -130,10 +131,13 @@ def run(section, *, cpu: bool) -> None:
 
 
 def benchmark(section, *, cpu: bool, workdir: Path, data: Path) -> None:
-    """benchmarks/train.py, run as a user runs it: ours vs bare megatron-core vs HF, and the data path."""
+    """benchmarks/train.py, run as a user runs it: ours vs bare megatron-core vs HF, and the data path.
+    The loops alternate round by round and each keeps its best round, so load that comes and goes
+    slows all three alike and drops out; on a CPU one thread each, whose CPU time does not grow with
+    the machine's load as spinning OpenMP threads' does."""
     workdir.mkdir(parents=True, exist_ok=True)
     if cpu:
-        model, seq, micro, iters, rounds, samples = "sc2-tiny", 64, 4, 2, 1, 20
+        model, seq, micro, iters, rounds, samples = "sc2-tiny", 64, 4, 2, 5, 20
     else:
         model = workdir / "sc2-3b-4layers.yaml"
         model.write_text(f"preset: sc2-3b\nnum_layers: {LAYERS}\n")
@@ -143,16 +147,21 @@ def benchmark(section, *, cpu: bool, workdir: Path, data: Path) -> None:
                "--global-batch-size", 8, "--micro-batch-size", micro, "--iters", iters, "--rounds", rounds,
                "--warmup", 1 if cpu else 2, "--data-samples", samples, "--workdir", data, "--json", figures,
                *([] if cpu else ["--bf16"])]
+    env = {**child_environment(), **({"OMP_NUM_THREADS": "1"} if cpu else {})}
     with open(workdir / "log.txt", "w") as log:
-        result = subprocess.run(list(map(str, command)), cwd=REPO, env=child_environment(), stdout=log,
-                                stderr=subprocess.STDOUT, check=False)
+        result = subprocess.run(list(map(str, command)), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                check=False)
     if result.returncode:
         raise RuntimeError(f"benchmarks/train.py exited {result.returncode} ({workdir / 'log.txt'}):\n"
                            f"{(workdir / 'log.txt').read_text()[-2000:]}")
     figures = json.loads(figures.read_text())
-    result = section.figures["train_loop"] = figures["train_loop"]
+    result = section.figures["train_loop"] = {**figures["train_loop"], "rounds": rounds, "iters_per_round": iters}
+    ratio = result["ours_over_bare"]
     section.measure("train loop: ours / bare megatron-core",
-                    f"{result['ours_over_bare']:.3f} (goal <= 1.03), ours / HF + AdamW {result['ours_over_hf']:.3f}")
+                    f"{ratio:.3f} (goal <= {LOOP_GOAL}{', over it' if ratio > LOOP_GOAL else ''}), ours / HF + AdamW "
+                    f"{result['ours_over_hf']:.3f}; best of {rounds} interleaved rounds of {iters} iterations, "
+                    f"{result['clock']} time" + (" (sc2-tiny: the FIM data path shows, docs/gpu.md)" if cpu else ""),
+                    over_goal=ratio > LOOP_GOAL)
     for seq in (4096, 16384):
         result = section.figures[f"data_seq{seq}"] = figures[f"data_seq{seq}"]
         section.check(f"data path seq {seq} with FIM keeps up with an H100 on sc2-15b", result["headroom"] > 1,
