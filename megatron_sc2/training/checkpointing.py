@@ -180,7 +180,7 @@ def load(directory: Path, meta: dict, model: list, optimizer, *, model_config: M
         unwrap_model(chunk).load_state_dict(loaded[_model_key(i, len(model))])
     if with_optimizer:
         optimizer.load_state_dict(with_run_learning_rates(loaded["optimizer"], optimizer))
-    else:  # bf16/fp16 keep fp32 main weights of their own: without this, step 1 would restore the init's
+    elif optimizer is not None:  # bf16 keeps fp32 main weights of its own: else step 1 restores the init's
         optimizer.reload_model_params()
     if with_rng:
         _set_rng_state(loaded["rng_state"])
