@@ -181,7 +181,7 @@ def pretrain(run: RunConfig) -> None:
                                             load_rng=run.checkpoint.load_rng and not weights_only)
                 weights_only = False  # --finetune: the first checkpoint only; stage boundaries load all
                 if continues_stage:
-                    schedule.resume(parts.scheduler, common["scheduler"], run.optimizer)
+                    schedule.resume(parts.scheduler, common["scheduler"], run.optimizer, parts.stage)
                 schedule.apply(parts.scheduler, parts.optimizer)
             if launch.rank == 0:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d",
