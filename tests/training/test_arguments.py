@@ -51,6 +51,8 @@ def problems(argv, world_size=1, ranks_here=None) -> list[str]:
     (["--hidden-dropout", "1.5"], "--hidden-dropout must be in [0, 1), got 1.5"),
     *((["--data-path", "1", "a", weight, "b"], f"--data-path weight {weight} of b must be a number above 0")
       for weight in ("0", "-0.5", "nan", "inf")),
+    (["--data-path", "1e308", "a", "1e308", "b"],  # megatron-core's normalization asserted (the sum is inf)
+     "--data-path weights 1e308 1e308 add up to more than a float holds: scale them down"),
 ])
 def test_each_bad_value_is_one_line_naming_its_flag(base, flags, expected):
     found = problems(base + flags)
