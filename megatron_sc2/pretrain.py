@@ -67,5 +67,6 @@ def exit_once(error: SystemExit, rank: int) -> NoReturn:
     time.sleep(PEER_WAIT_S)
     raise SystemExit(f"rank {rank}: {error.code}" if isinstance(error.code, str) else error.code)
 
+
 if __name__ == "__main__":
     main()

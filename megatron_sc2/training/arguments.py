@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,8 +153,9 @@ def _read_config_file(path: str) -> tuple[dict, list[str]]:
         raise SystemExit(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(values, dict):
         raise SystemExit(f"--config {path}: expected a mapping of option names")
-    refused = [k for k in values if f"--{k.replace('_', '-')}" in megatron_lm.REFUSED]
-    problems = [f"--config {path}: {megatron_lm.refusal(f'--{k.replace(chr(95), chr(45))}')}" for k in refused]
+    flags = {k: f"--{k.replace('_', '-')}" for k in values}
+    refused = [k for k in values if flags[k] in megatron_lm.REFUSED]
+    problems = [f"--config {path}: {megatron_lm.refusal(flags[k])}" for k in refused]
     unknown = sorted(set(values) - set(BY_NAME) - {"stages"} - set(refused))
     if unknown:
         problems.append(f"--config {path}: unknown keys {unknown}")
@@ -169,7 +171,7 @@ def _fail(problems: list[str]):
 
 def validate(options: argparse.Namespace, stage_specs: list | None, explicit: dict,
              world_size: int | None, data_files: bool = False, *, ranks_here: int | None = None,
-             problems: tuple[str, ...] = ()) -> RunConfig:
+             problems: Sequence[str] = ()) -> RunConfig:
     """Every inconsistency, each with what to change, in one error. `options`: every flag's value
     (defaults, then the file's, then the command line's); `explicit`: the command line's alone;
     `problems`: what parsing found. Only a value out of its range, or no model, stops the checks
