@@ -6,6 +6,11 @@ import logging
 import os
 import signal
 import sys
+import time
+from typing import NoReturn
+
+# How long a failed rank other than 0 waits for the launcher to stop it (exit_once).
+PEER_WAIT_S = 60.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     expected_warnings.hide()  # before megatron-core's imports warn
     from megatron_sc2.planning.cli import dry_run, help_text, split_planning_args
     from megatron_sc2.runtime import detect_launch_env
-    from megatron_sc2.training.arguments import check_machine, parse_args
+    from megatron_sc2.training.arguments import parse_args
 
     for sig in (signal.SIGTERM, signal.SIGUSR1):  # a launcher that ignores them (SLURM's) must not deafen us
         if signal.getsignal(sig) == signal.SIG_IGN:
@@ -32,9 +37,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format=f"[%(asctime)s rank{launch.rank}] %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
     logging.getLogger("megatron_sc2").setLevel(logging.INFO if launch.rank == 0 else logging.WARNING)
-    run = parse_args(argv, world_size=launch.world_size)  # every configuration error, before any heavy work
-    # and what this machine cannot run, before any process group (ranks here: torchrun's count, else this one)
-    check_machine(run, launch.world_size, ranks_here=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    try:
+        # Every configuration error and what this machine and the run's files cannot do, before any
+        # process group (ranks here: torchrun's count, else this one).
+        run = parse_args(argv, world_size=launch.world_size,
+                         ranks_here=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except SystemExit as error:
+        exit_once(error, launch.rank)
     from megatron_sc2.checkpoint import CheckpointError
     from megatron_sc2.data.datasets import DatasetError
     from megatron_sc2.training.trainer import pretrain
@@ -42,7 +51,24 @@ def main(argv: list[str] | None = None) -> None:
     try:
         pretrain(run)
     except (CheckpointError, DatasetError) as e:
-        raise SystemExit(f"error: {e}") from None
+        exit_once(SystemExit(f"error: {e}"), launch.rank)
+
+
+def exit_once(error: SystemExit, rank: int) -> NoReturn:
+    """End this rank with `error`, printed once per job: by rank 0, which fails as every rank does, while
+    the others wait, silent, for the launcher (torchrun, srun --kill-on-bad-exit, mpirun) to stop them
+    on rank 0's exit, then exit with its status. A rank still running PEER_WAIT_S later was not stopped
+    because rank 0 did not fail alike: it prints its own error."""
+    if rank == 0 or not error.code:
+        raise error
+    status = error.code if isinstance(error.code, int) else 1
+
+    def stopped(*_):
+        raise SystemExit(status)
+
+    signal.signal(signal.SIGTERM, stopped)
+    time.sleep(PEER_WAIT_S)
+    raise SystemExit(f"rank {rank}: {error.code}" if isinstance(error.code, str) else error.code)
 
 
 if __name__ == "__main__":

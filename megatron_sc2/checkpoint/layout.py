@@ -3,7 +3,7 @@
     SAVE/.save.lock                            the one job writing SAVE (see megatron_sc2/publish.py)
     SAVE/.iter_0000100.partial/                a save being written
     SAVE/iter_0000100/                         a complete save: a megatron-core dist_checkpointing folder
-        sc2_checkpoint.json                    plus our model config, layout and training state
+        sc2_checkpoint.json                    plus our model config, layout, training state and tokenizer
     SAVE/latest_checkpointed_iteration.txt     the last complete checkpoint, written last
 
 A save is written into its `.partial` folder and renamed to `iter_N/` only once complete, then the marker
@@ -93,12 +93,37 @@ def write_metadata(directory: Path, iteration: int, model_config: ModelConfig, p
         },
         "model_only": model_only,
         "train_state": common.get("train_state"),
+        "tokenizer": common.get("tokenizer"),  # its record (data/tokenizer_record.py); none for an import
     }
     publish.write_text(directory / SC2_METADATA, json.dumps(meta, indent=2))
 
 
 def write_marker(root: Path, iteration: int) -> None:
     publish.write_text(Path(root) / MARKER, f"{iteration}\n")
+
+
+# How a full disk (or quota) shows in a failed save: OSError's text, each rank's in megatron-core's
+# CheckpointException, and PyTorch's zip writer's short write ("unexpected pos 704 vs 598").
+_NO_SPACE = ("No space left on device", "Disk quota exceeded", "unexpected pos")
+
+
+def no_space_left(error: BaseException) -> bool:
+    return any(text in str(error) for text in _NO_SPACE)
+
+
+def failed_save_message(root: str | Path, iteration: int, error: BaseException) -> str:
+    """What a save that failed (each rank's failures, in megatron-core's CheckpointException) left:
+    nothing published, and the checkpoints before it."""
+    if no_space_left(error):
+        cause, advice = "no space left on its disk (full, or over quota)", "free space there (or --save elsewhere)"
+    else:
+        failures = getattr(error, "failures", None)
+        first = next(iter(failures.values()), None) if failures else (None if failures is not None else error)
+        cause, advice = (f"{type(first).__name__}: {first}" if first else "on another rank"), "see the log above"
+    kept = latest_iteration(root)
+    return (f"saving checkpoint iteration {iteration} to --save {root} failed, {cause}: nothing was published; "
+            + (f"the last complete checkpoint, iteration {kept}, and those before it are intact" if kept
+               else "no earlier checkpoint was saved") + f": {advice}, then rerun")
 
 
 def output(root: str | Path, *, staging: Path | None = None, in_use: str = "is in use by another training job",

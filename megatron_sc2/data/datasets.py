@@ -161,6 +161,19 @@ def check_index(prefix: str) -> IndexCounts:
                            "prefix") from None
 
 
+def record_problem(prefix: str, tokenizer: Tokenizer) -> str | None:
+    """What is wrong with the tokenizer record of `prefix` (damaged, or another tokenizer's), if anything."""
+    try:
+        record = read_record(prefix)
+    except ValueError as error:
+        return f"--data-path prefix {prefix}: {error}"
+    if record is None or record["sha256"] == tokenizer.identity:
+        return None
+    return (f"--data-path prefix {prefix} was made by {describe(record)}; --tokenizer-model {tokenizer.path} is "
+            f"{describe(tokenizer_record(tokenizer))}: train with the tokenizer that made it, or re-run "
+            f"tools/preprocess_data.py with {tokenizer.path}")
+
+
 # Another tokenizer's larger vocabulary shows in its first tokens: ids past ours are common, not rare.
 SCANNED_TOKENS = 1 << 22
 
@@ -170,17 +183,13 @@ def check_tokenizer(prefix: str, tokenizer: Tokenizer) -> None:
     """Refuse a dataset made by another tokenizer: its record names another one, or (without a record,
     as Megatron-LM's tools write) its first SCANNED_TOKENS tokens hold ids past our vocabulary, which
     the embedding would fail on or learn garbage from."""
+    problem = record_problem(prefix, tokenizer)
+    if problem:
+        raise DatasetError(problem)
+    if read_record(prefix) is not None:
+        return
     ours = tokenizer_record(tokenizer)
     redo = f"train with the tokenizer that made it, or re-run tools/preprocess_data.py with {tokenizer.path}"
-    try:
-        record = read_record(prefix)
-    except ValueError as error:
-        raise DatasetError(f"--data-path prefix {prefix}: {error}") from None
-    if record is not None:
-        if record["sha256"] != ours["sha256"]:
-            raise DatasetError(f"--data-path prefix {prefix} was made by {describe(record)}; "
-                               f"--tokenizer-model {tokenizer.path} is {describe(ours)}: {redo}")
-        return
     dtype = check_index(prefix).dtype
     largest = int(np.fromfile(f"{prefix}.bin", dtype=dtype, count=SCANNED_TOKENS).max(initial=0))
     if largest >= tokenizer.vocab_size:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import yaml
 
 from megatron_sc2.config import ModelConfig, ParallelConfig, load_model_config, read_model_file
 from megatron_sc2.data.tokenizer import TOKENIZER_TYPES
-from megatron_sc2.training import megatron_lm, value_checks
+from megatron_sc2.training import launch_checks, megatron_lm, value_checks
 from megatron_sc2.training.options import (
     BY_NAME,
     OPTIONS,
@@ -35,8 +37,7 @@ from megatron_sc2.training.options import (
 )
 from megatron_sc2.training.stages import STAGE_KEYS, Stage, build_stage
 
-GIB = 2**30
-
+_NUMBER = re.compile(r"-\d[\d.eE+-]*")  # a negative value after an unknown flag
 SINGLE_STAGE_KEYS = STAGE_KEYS[1:]  # what a run without 'stages:' takes from its flags
 # Architecture options -> ModelConfig fields; they override --model's preset when both are given.
 # (--rotary-base and --sliding-window are stage settings: the model's values are only the stages' default.)
@@ -110,35 +111,40 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse; an unknown flag is named in one line, with the closest known flag."""
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Parse; each unknown flag is one problem, with the closest known flag."""
     options, unknown = parser.parse_known_args(argv)
-    flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]
-    if flags:
-        close = difflib.get_close_matches(flags[0], ["--config", *(o.flag for o in OPTIONS)], n=1)
-        raise SystemExit(f"{parser.prog}: error: unknown flag {flags[0]}"
-                         + (f" (did you mean {close[0]}?)" if close else " (see --help)"))
-    if unknown:
-        raise SystemExit(f"{parser.prog}: error: unexpected argument {unknown[0]!r} (see --help)")
-    return options
+    flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-") and not _NUMBER.fullmatch(a)]
+    problems = []
+    for flag in flags:
+        close = difflib.get_close_matches(flag, ["--config", *(o.flag for o in OPTIONS)], n=1)
+        problems.append(f"unknown flag {flag}" + (f" (did you mean {close[0]}?)" if close else " (see --help)"))
+    if unknown and not flags:
+        problems.append(f"unexpected argument {unknown[0]!r} (see --help)")
+    return options, problems
 
 
 def parse_args(argv: list[str] | None = None, world_size: int | None = None, *,
-               plan: bool = False) -> RunConfig:
+               plan: bool = False, ranks_here: int | None = None) -> RunConfig:
     """`plan`: the checks of a plan (--dry-run), which reads no data and writes nothing: --data-path,
     --tokenizer-model and --save may be left out; each --data-path prefix given must have its .bin and
-    .idx (listed with every other problem; a launch checks their contents at start-up)."""
+    .idx (listed with every other problem). `ranks_here`, for a launch: also check what this machine
+    (running that many ranks) and the run's files allow (launch_checks)."""
     parser = build_parser()
-    explicit = vars(_parse(build_parser(suppress_defaults=True), argv))
+    explicit, problems = _parse(build_parser(suppress_defaults=True), argv)
+    explicit = vars(explicit)
     file_values, stage_specs = {}, None
     if explicit.get("config"):
-        file_values = _read_config_file(explicit["config"])
+        file_values, file_problems = _read_config_file(explicit["config"])
+        problems += file_problems
         stage_specs = file_values.pop("stages", None)
     parser.set_defaults(**file_values)
-    return validate(_parse(parser, argv), stage_specs, explicit, world_size, plan)
+    options, _ = _parse(parser, argv)
+    return validate(options, stage_specs, explicit, world_size, plan, ranks_here=ranks_here, problems=problems)
 
 
-def _read_config_file(path: str) -> dict:
+def _read_config_file(path: str) -> tuple[dict, list[str]]:
+    """The file's values, less its refused and unknown keys, and one problem for each of those."""
     config_path = Path(path)
     if not config_path.is_file():
         raise SystemExit(f"--config {path}: no such file")
@@ -148,16 +154,16 @@ def _read_config_file(path: str) -> dict:
         raise SystemExit(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(values, dict):
         raise SystemExit(f"--config {path}: expected a mapping of option names")
-    refused = [megatron_lm.refusal(f"--{k.replace('_', '-')}") for k in values
-               if f"--{k.replace('_', '-')}" in megatron_lm.REFUSED]
-    if refused:
-        raise SystemExit(f"--config {path}: {refused[0]}")
-    unknown = sorted(set(values) - set(BY_NAME) - {"stages"})
+    flags = {k: f"--{k.replace('_', '-')}" for k in values}
+    refused = [k for k in values if flags[k] in megatron_lm.REFUSED]
+    problems = [f"--config {path}: {megatron_lm.refusal(flags[k])}" for k in refused]
+    unknown = sorted(set(values) - set(BY_NAME) - {"stages"} - set(refused))
     if unknown:
-        raise SystemExit(f"--config {path}: unknown keys {unknown}")
+        problems.append(f"--config {path}: unknown keys {unknown}")
+    values = {k: v for k, v in values.items() if k not in refused and k not in unknown}
     if isinstance(values.get("data_path"), str):
         values["data_path"] = values["data_path"].split()
-    return values
+    return values, problems
 
 
 def _fail(problems: list[str]):
@@ -165,18 +171,27 @@ def _fail(problems: list[str]):
 
 
 def validate(options: argparse.Namespace, stage_specs: list | None, explicit: dict,
-             world_size: int | None, plan: bool = False) -> RunConfig:
+             world_size: int | None, plan: bool = False, *, ranks_here: int | None = None,
+             problems: Sequence[str] = ()) -> RunConfig:
     """Every inconsistency, each with what to change, in one error. `options`: every flag's value
-    (defaults, then the file's, then the command line's); `explicit`: the command line's alone."""
+    (defaults, then the file's, then the command line's); `explicit`: the command line's alone;
+    `problems`: what parsing found. Only a value out of its range, or no model, stops the checks
+    that derive from them (the model, the stages, the layout, the machine); every other check runs."""
     values = vars(options)
-    problems = megatron_lm.problems(options) + _value_problems(values, stage_specs)
-    if problems:
-        _fail(problems)
+    bad_values = _value_problems(values, stage_specs)
+    problems = [*problems, *megatron_lm.problems(options), *bad_values]
     sections = {section: section_values(section, values) for section in SECTIONS}
+    independent = _option_problems(sections, plan)  # listed after the model's, the stages' and the layout's
+    tokenizer = None
+    if ranks_here is not None:
+        tokenizer, found = launch_checks.file_problems(sections[DataOptions], sections[CheckpointOptions])
+        independent += found
+    if bad_values:
+        _fail(problems + independent)
     try:
         model, vocab_from_tokenizer = _model_config(sections[ModelOptions], values["seq_length"])
     except (ValueError, TypeError, OSError, yaml.YAMLError) as e:
-        _fail([str(e)])
+        _fail([*problems, str(e), *independent])
     defaults = {k: values[k] for k in SINGLE_STAGE_KEYS}
     if defaults["rotary_base"] is None:
         defaults["rotary_base"] = model.rotary_base
@@ -227,49 +242,16 @@ def validate(options: argparse.Namespace, stage_specs: list | None, explicit: di
             problems.append(str(e))
     for stage in run.stages:
         problems += _stage_problems(stage, run, dp, single=not stage_specs)
-    problems += _option_problems(run, plan)
+    problems += independent
+    if ranks_here is not None:
+        problems += launch_checks.run_problems(run, tokenizer, world_size, ranks_here)
     if plan:
-        problems += missing_data_files(run.data.data_path)
+        problems += launch_checks.missing_data_files(run.data.data_path)
     if len(run.stages) > 1 and not run.checkpoint.save and not plan:
         problems.append("a run with several stages needs --save: each stage boundary goes through a checkpoint")
     if problems:
         _fail(problems)
     return run
-
-
-def check_machine(run: RunConfig, world_size: int, ranks_here: int) -> None:
-    """What this machine cannot run, in one error, before any process group starts. (A recipe
-    parses anywhere, so GPU recipes can be checked on a laptop; a launch must fit its machine.)"""
-    import psutil
-    import torch
-
-    from megatron_sc2.model.layer_spec import transformer_engine_available
-    from megatron_sc2.model.transformer_config import SEQUENCE_PARALLEL_NEEDS_TE
-
-    problems = []
-    if run.parallel.sequence_parallel and not transformer_engine_available():
-        problems.append(SEQUENCE_PARALLEL_NEEDS_TE)
-    if not torch.cuda.is_available():
-        per_rank = states_gib(run, world_size)
-        machine = psutil.virtual_memory().total / GIB
-        if per_rank * ranks_here > machine:
-            problems.append(f"this run needs at least {per_rank * ranks_here:.1f} GiB ({ranks_here} rank(s) x "
-                            f"{per_rank:.1f} GiB of weights, gradients and optimizer state) and this machine has "
-                            f"{machine:.1f} GiB: choose a smaller --model, or plan it (--dry-run --world-size N)")
-    if problems:
-        _fail(problems)
-
-
-def states_gib(run: RunConfig, world_size: int) -> float:
-    """A lower bound of a rank's memory, cheap enough for every launch: its share of the weights, the fp32
-    gradients, and Adam's fp32 moments and main weights (bf16), sharded by the distributed optimizer.
-    The planner (megatron_sc2/planning) counts these from megatron-core's buffers, and the activations."""
-    parallel, bf16 = run.parallel, run.optimizer.bf16
-    optimizer = ((4 if bf16 else 0) + 8) / (parallel.data_parallel_size(world_size)
-                                            if parallel.use_distributed_optimizer else 1)
-    per_parameter = (2 if bf16 else 4) + 4 + optimizer
-    model_parallel = parallel.tensor_model_parallel_size * parallel.pipeline_model_parallel_size
-    return run.model.num_parameters() / model_parallel * per_parameter / GIB
 
 
 def _value_problems(values: dict, stage_specs: list | None) -> list[str]:
@@ -281,8 +263,7 @@ def _value_problems(values: dict, stage_specs: list | None) -> list[str]:
             continue
         name = spec.get("name") or f"stage{index}"
         problems += value_checks.out_of_range(spec, RANGES, lambda key, name=name: f"stage {name}: {key}")
-    split = value_checks.split_problem(str(values["split"]))
-    return problems + ([split] if split else []) + value_checks.blend_problems(values["data_path"] or [])
+    return problems
 
 
 def _model_config(options: ModelOptions, seq_length: int | None) -> tuple[ModelConfig, bool]:
@@ -314,9 +295,13 @@ def _model_config(options: ModelOptions, seq_length: int | None) -> tuple[ModelC
     }), options.vocab_size is None
 
 
-def _option_problems(run: RunConfig, plan: bool = False) -> list[str]:
-    layout, data, optimizer, checkpoint = run.parallel_options, run.data, run.optimizer, run.checkpoint
-    problems = []
+def _option_problems(sections: dict, plan: bool = False) -> list[str]:
+    """What the options say of themselves, without the model or the stages (a plan needs no data,
+    tokenizer or --save)."""
+    layout, data, optimizer = sections[ParallelOptions], sections[DataOptions], sections[OptimizerOptions]
+    checkpoint = sections[CheckpointOptions]
+    split = value_checks.split_problem(str(data.split))
+    problems = ([split] if split else []) + value_checks.blend_problems(data.data_path or [])
     if layout.recompute_granularity not in (None, "selective", "full"):
         problems.append("--recompute-granularity must be 'selective' or 'full'")
     if optimizer.lr_decay_style not in ("cosine", "linear", "constant"):
@@ -339,17 +324,6 @@ def _option_problems(run: RunConfig, plan: bool = False) -> list[str]:
     if optimizer.override_opt_param_scheduler and optimizer.use_checkpoint_opt_param_scheduler:
         problems.append("give one of --override-opt_param-scheduler and --use-checkpoint-opt_param-scheduler")
     return problems
-
-
-def missing_data_files(data_path: list[str] | None) -> list[str]:
-    """Each prefix of the blend has its .bin and .idx (nothing is read)."""
-    from megatron.core.datasets.utils import get_blend_from_list
-
-    prefixes, _ = get_blend_from_list(list(data_path)) if data_path else ([], None)
-    missing = {prefix: [f"{prefix}{ext}" for ext in (".bin", ".idx") if not Path(f"{prefix}{ext}").is_file()]
-               for prefix in prefixes}
-    return [f"--data-path {prefix}: no {' or '.join(files)} (tools/preprocess_data.py writes them)"
-            for prefix, files in missing.items() if files]
 
 
 def same_directory(a: str | None, b: str | None) -> bool:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.distributed.checkpoint.api import CheckpointException
 
 from megatron_sc2 import mcore_compat, publish
 from megatron_sc2.checkpoint import layout
@@ -132,11 +134,18 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
             log.info("saved checkpoint at iteration %d to %s in %.2f s%s", iteration, directory,
                      time.perf_counter() - start, " (written in the background)" if async_queue is not None else "")
 
-    request = dist_checkpointing.save(state, str(partial),
-                                      **(mcore_compat.async_save_options() if async_queue is not None else {}))
-    if async_queue is None:
-        finalize()
-    else:
+    try:
+        request = dist_checkpointing.save(state, str(partial),
+                                          **(mcore_compat.async_save_options() if async_queue is not None else {}))
+        if async_queue is None:
+            finalize()
+    except (Exception, CheckpointException) as error:  # CheckpointException, each rank's failures, is a BaseException
+        if not (isinstance(error, CheckpointException) or layout.no_space_left(error)):
+            raise
+        if rank == 0:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise CheckpointError(layout.failed_save_message(root, iteration, error)) from None
+    if async_queue is not None:
         request.add_finalize_fn(finalize)
         async_queue.schedule_async_request(request)
     return directory

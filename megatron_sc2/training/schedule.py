@@ -14,9 +14,10 @@ from megatron_sc2.checkpoint import CheckpointError
 from megatron_sc2.training.options import OPTIONS, OptimizerOptions
 from megatron_sc2.training.stages import Stage
 
-# state_dict key -> the flag that sets it (options.py: `schedule=`); the decay's default is the stage's length.
-SCHEDULE_FLAGS = {key: o.flag for o in OPTIONS for key in o.schedule} | {
-    "lr_decay_steps": "--lr-decay-iters (default --train-iters)"}
+# state_dict key -> the flag that sets it (options.py: `schedule=`). The warmup and decay steps are named
+# by what the stage was given (Stage.warmup_given, decay_given): iterations, samples or a fraction.
+SCHEDULE_FLAGS = {key: o.flag for o in OPTIONS for key in o.schedule}
+STEPS_GIVEN = {"lr_warmup_steps": ("warmup", "warmup_given"), "lr_decay_steps": ("decay", "decay_given")}
 
 
 class ScheduleMismatch(CheckpointError):
@@ -38,16 +39,25 @@ def build_scheduler(optimizer, stage: Stage, options: OptimizerOptions):
     )
 
 
-def differences(scheduler, saved: dict) -> list[str]:
+def differences(scheduler, saved: dict, stage: Stage) -> list[str]:
     """'--flag now (checkpoint was)' for each schedule value the flags change."""
     current = scheduler.state_dict()
-    return [f"{flag} {current[key]} (checkpoint: {saved[key]})" for key, flag in SCHEDULE_FLAGS.items()
-            if key in saved and current[key] != saved[key]]
+    found = []
+    for key, flag in SCHEDULE_FLAGS.items():
+        if key not in saved or current[key] == saved[key]:
+            continue
+        if key in STEPS_GIVEN:
+            what, given = STEPS_GIVEN[key]
+            flag = getattr(stage, given) or f"{flag} (not given)"
+            found.append(f"{flag}: {current[key]} {what} iterations (checkpoint: {saved[key]})")
+        else:
+            found.append(f"{flag} {current[key]} (checkpoint: {saved[key]})")
+    return found
 
 
-def resume(scheduler, saved: dict, options: OptimizerOptions) -> None:
+def resume(scheduler, saved: dict, options: OptimizerOptions, stage: Stage) -> None:
     """Continue a stage's schedule from its checkpoint, under Megatron-LM's two flags."""
-    changed = differences(scheduler, saved)
+    changed = differences(scheduler, saved, stage)
     if changed and not (options.override_opt_param_scheduler or options.use_checkpoint_opt_param_scheduler):
         raise ScheduleMismatch(
             f"the flags change the checkpoint's LR schedule ({'; '.join(changed)}): add "

@@ -27,6 +27,10 @@ class Stage:
     min_lr: float
     lr_warmup_iters: int
     lr_decay_iters: int
+    # The option and value that set the warmup and the decay, as given ('--lr-warmup-fraction 0.1'), for
+    # messages; the length's option for a decay by default, '' for no warmup given.
+    warmup_given: str = ""
+    decay_given: str = ""
 
     @property
     def tokens_per_iteration(self) -> int:
@@ -56,10 +60,12 @@ def build_stage(values: dict, defaults: dict, index: int) -> Stage:
     (kind, amount), = given.items()
     iters = {"train_iters": lambda: int(amount), "train_samples": lambda: int(amount) // gbs,
              "train_tokens": lambda: math.ceil(float(amount) / (seq * gbs))}[kind]()
-    decay = _one_of(merged, name, {"lr_decay_iters": 1, "lr_decay_samples": gbs}, default=iters)
+    decay, decay_given = _one_of(merged, name, {"lr_decay_iters": 1, "lr_decay_samples": gbs}, default=iters)
     warmup_fraction = merged.get("lr_warmup_fraction")
-    warmup = _one_of(merged, name, {"lr_warmup_iters": 1, "lr_warmup_samples": gbs},
-                     default=round(float(warmup_fraction) * decay) if warmup_fraction is not None else 0)
+    warmup, warmup_given = _one_of(merged, name, {"lr_warmup_iters": 1, "lr_warmup_samples": gbs},
+                                   default=round(float(warmup_fraction) * decay) if warmup_fraction is not None else 0)
+    if warmup_fraction is not None:
+        warmup_given = warmup_given or _given("lr_warmup_fraction", warmup_fraction)
     if warmup_fraction is not None and (merged.get("lr_warmup_iters") or merged.get("lr_warmup_samples")):
         raise ValueError(f"stage {name}: give one of --lr-warmup-iters, --lr-warmup-samples or --lr-warmup-fraction")
     window = merged.get("sliding_window")
@@ -67,19 +73,25 @@ def build_stage(values: dict, defaults: dict, index: int) -> Stage:
         name=name, train_iters=iters, seq_length=seq, rotary_base=float(merged["rotary_base"]),
         sliding_window=None if window in (None, 0) else int(window), global_batch_size=gbs,
         lr=float(merged["lr"]), min_lr=float(merged.get("min_lr") or 0.0),
-        lr_warmup_iters=warmup, lr_decay_iters=decay,
+        lr_warmup_iters=warmup, lr_decay_iters=decay, warmup_given=warmup_given,
+        decay_given=decay_given or _given(kind, amount),
     )
 
 
-def _one_of(values: dict, stage: str, keys: dict[str, int], default: int) -> int:
-    """The one of `keys` that is set (samples divided by the global batch), else `default`."""
+def _one_of(values: dict, stage: str, keys: dict[str, int], default: int) -> tuple[int, str]:
+    """The one of `keys` that is set (samples divided by the global batch) and how it was given, else
+    (`default`, '')."""
     given = {k: values[k] for k in keys if values.get(k) is not None}
     if len(given) > 1:
         raise ValueError(f"stage {stage}: give only one of {', '.join('--' + k.replace('_', '-') for k in given)}")
     if not given:
-        return default
+        return default, ""
     (key, value), = given.items()
-    return round(int(value) / keys[key])
+    return round(int(value) / keys[key]), _given(key, value)
+
+
+def _given(key: str, value) -> str:
+    return f"--{key.replace('_', '-')} {f'{value:g}' if isinstance(value, float) else value}"
 
 
 def total_iters(stages: list[Stage]) -> int:

@@ -23,6 +23,7 @@ from megatron_sc2.checkpoint import iteration_dir, latest_iteration, resolve
 from megatron_sc2.data.datasets import build_datasets
 from megatron_sc2.data.fim import FIMConfig
 from megatron_sc2.data.tokenizer import load_tokenizer
+from megatron_sc2.data.tokenizer_record import tokenizer_record
 from megatron_sc2.model import (
     RecomputeConfig,
     build_model,
@@ -164,7 +165,7 @@ def pretrain(run: RunConfig) -> None:
                             run.logging.wandb_exp_name, is_logging_rank)
     exit_signals = ExitSignals(run.checkpoint.exit_duration_in_mins, stop_signals)
     watchdog = ProgressWatchdog(timeout)
-    saver = CheckpointSaver(run)
+    saver = CheckpointSaver(run, tokenizer_record(tokenizer))
     index, state, checkpoint, continues_stage = find_start(run)
     if index == len(run.stages) and launch.rank == 0:
         log.info("%s is at the end of the last stage (iteration %d): nothing to train", run.checkpoint.load,
@@ -189,7 +190,7 @@ def pretrain(run: RunConfig) -> None:
                                             load_rng=run.checkpoint.load_rng and not weights_only)
                 weights_only = False  # --finetune: the first checkpoint only; stage boundaries load all
                 if continues_stage:
-                    schedule.resume(parts.scheduler, common["scheduler"], run.optimizer)
+                    schedule.resume(parts.scheduler, common["scheduler"], run.optimizer, parts.stage)
                 schedule.apply(parts.scheduler, parts.optimizer)
             if launch.rank == 0:
                 log.info("stage %s: %d iterations at seq %d, rotary base %g, window %s, global batch %d = %d "
@@ -320,15 +321,15 @@ class CheckpointSaver:
     """Saves to --save, in the background with --async-save (megatron-core's async queue, or
     NVRx's where megatron-core uses it)."""
 
-    def __init__(self, run: RunConfig):
-        self.run, self.last_iteration = run, None
+    def __init__(self, run: RunConfig, tokenizer: dict):
+        self.run, self.tokenizer, self.last_iteration = run, tokenizer, None  # the tokenizer's record: launch_checks
         self.queue = mcore_compat.async_calls_queue() if run.checkpoint.async_save else None
 
     def save(self, parts: StageParts, state: TrainState, wait: bool = False) -> Path:
         """Save this iteration (once); with `wait`, return only when it is complete on disk."""
         if self.last_iteration != state.iteration:
             common = {"train_state": dataclasses.asdict(state), "scheduler": parts.scheduler.state_dict(),
-                      "stage": stage_dict(parts.stage)}
+                      "stage": stage_dict(parts.stage), "tokenizer": self.tokenizer}
             checkpointing.save(self.run.checkpoint.save, state.iteration, parts.model, parts.optimizer,
                                common=common, model_config=stage_model_config(self.run, parts.stage),
                                parallel=self.run.parallel, async_queue=self.queue)

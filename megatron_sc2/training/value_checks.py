@@ -67,15 +67,18 @@ def blend_problems(data_path: list) -> list[str]:
     (megatron-core's blend builder ends in a traceback on the others)."""
     if len(data_path) % 2:
         return []  # prefixes only
-    problems = []
+    problems, weights = [], []
     for weight, prefix in zip(data_path[::2], data_path[1::2]):
         try:
-            number = float(weight)
+            weights.append(float(weight))
         except (TypeError, ValueError):
             continue  # not a weight: megatron-core reads the list as prefixes only
-        if not (math.isfinite(number) and number > 0):
+        if not (math.isfinite(weights[-1]) and weights[-1] > 0):
             problems.append(f"--data-path weight {weight} of {prefix} must be a number above 0 "
                             f"(leave the prefix out to not train on it)")
+    if not problems and not math.isfinite(sum(weights)):
+        problems.append(f"--data-path weights {' '.join(data_path[::2])} add up to more than a float holds: "
+                        f"scale them down (only their ratios count)")
     return problems
 
 

@@ -1,6 +1,6 @@
 """The planner's parameters and per-rank states against references no one here wrote: transformers'
 Starcoder2ForCausalLM, and Megatron-LM's theoretical memory formula; and against the lower bound every
-launch checks the machine with (arguments.states_gib)."""
+launch checks the machine with (launch_checks.states_gib)."""
 
 import json
 from pathlib import Path
@@ -99,9 +99,10 @@ def test_weights_grads_and_optimizer_agree_with_megatron_lm_within_one_percent(p
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_the_launch_time_lower_bound_is_below_the_planned_states_and_within_one_percent_without_pipeline(
         planned, layout, tmp_path):
-    """`check_machine`'s bound spreads the parameters evenly and leaves out megatron-core's bucket padding:
+    """The launch check's bound spreads the parameters evenly and leaves out megatron-core's bucket padding:
     a little below the plan without pipelining; below the first stage (the embedding's) with it."""
-    from megatron_sc2.training.arguments import parse_args, states_gib
+    from megatron_sc2.training.arguments import parse_args
+    from megatron_sc2.training.launch_checks import states_gib
 
     size, tp, pp, world, *optimizer = layout.split(":")
     run = parse_args(["--config", str(REPO / f"examples/configs/sc2-{size}.yaml"), "--data-path", "unused",

@@ -13,7 +13,8 @@ from multirank import free_port
 
 from megatron_sc2.model import transformer_engine_available
 from megatron_sc2.training import megatron_lm
-from megatron_sc2.training.arguments import GIB, parse_args
+from megatron_sc2.training.arguments import parse_args
+from megatron_sc2.training.launch_checks import GIB
 
 
 @pytest.fixture
@@ -24,9 +25,9 @@ def base(tmp_path):
             "--seq-length", "64", "--global-batch-size", "4", "--train-iters", "10"]
 
 
-def problems(argv, world_size=1) -> list[str]:
+def problems(argv, world_size=1, ranks_here=None) -> list[str]:
     with pytest.raises(SystemExit) as error:
-        parse_args(argv, world_size=world_size)
+        parse_args(argv, world_size=world_size, ranks_here=ranks_here)
     lines = str(error.value).splitlines()
     return [line.removeprefix("  - ") for line in lines[1:]] if len(lines) > 1 else lines
 
@@ -50,6 +51,8 @@ def problems(argv, world_size=1) -> list[str]:
     (["--hidden-dropout", "1.5"], "--hidden-dropout must be in [0, 1), got 1.5"),
     *((["--data-path", "1", "a", weight, "b"], f"--data-path weight {weight} of b must be a number above 0")
       for weight in ("0", "-0.5", "nan", "inf")),
+    (["--data-path", "1e308", "a", "1e308", "b"],  # megatron-core's normalization asserted (the sum is inf)
+     "--data-path weights 1e308 1e308 add up to more than a float holds: scale them down"),
 ])
 def test_each_bad_value_is_one_line_naming_its_flag(base, flags, expected):
     found = problems(base + flags)
@@ -77,18 +80,18 @@ def test_a_run_without_a_model_is_refused_in_one_line(base):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine's memory bounds CPU runs only")
 def test_a_cpu_run_larger_than_the_machine_is_refused_naming_both_numbers(base):
-    from megatron_sc2.training.arguments import check_machine
+    from megatron_sc2.training.launch_checks import states_gib
 
-    check_machine(parse_args(base, world_size=2), 2, ranks_here=2)  # sc2-tiny fits anywhere
-    huge = parse_args(base[2:] + ["--num-layers", "400", "--hidden-size", "32768", "--num-attention-heads", "256"])
+    fits = problems(base, world_size=2, ranks_here=2)  # sc2-tiny fits anywhere (the base's files do not)
+    assert not [line for line in fits if "GiB" in line], fits
+    flags = base[2:] + ["--num-layers", "400", "--hidden-size", "32768", "--num-attention-heads", "256"]
+    huge = parse_args(flags)
     per_rank = huge.model.num_parameters() * 16 / GIB  # fp32 weights, gradients and Adam's two moments, one rank
-    with pytest.raises(SystemExit) as error:
-        check_machine(huge, 1, ranks_here=1)
+    assert states_gib(huge, 1) == pytest.approx(per_rank)
     machine = psutil.virtual_memory().total / GIB
-    assert str(error.value).splitlines()[1:] == [(
-        f"  - this run needs at least {per_rank:.1f} GiB (1 rank(s) x {per_rank:.1f} GiB of weights, gradients and "
-        f"optimizer state) and this machine has {machine:.1f} GiB: choose a smaller --model, or plan it (--dry-run "
-        f"--world-size N)")]
+    assert (f"this run needs at least {per_rank:.1f} GiB (1 rank(s) x {per_rank:.1f} GiB of weights, gradients and "
+            f"optimizer state) and this machine has {machine:.1f} GiB: choose a smaller --model, or plan it (--dry-run "
+            f"--world-size N)") in problems(flags, ranks_here=1)
 
 
 @pytest.mark.skipif(transformer_engine_available(), reason="TransformerEngine runs sequence parallelism")
@@ -175,12 +178,15 @@ def test_flags_common_in_megatron_lm_launch_scripts_are_accepted_or_refused_with
 
 
 def test_unknown_flags_and_refused_config_keys_are_one_line(base, tmp_path):
-    assert problems(base + ["--train-iter", "3"]) == [
-        "python -m megatron_sc2.pretrain: error: unknown flag --train-iter (did you mean --train-iters?)"]
+    assert problems(base + ["--train-iter", "3", "--seq-len", "-1", "--fp16"]) == [
+        "unknown flag --train-iter (did you mean --train-iters?)", "unknown flag --seq-len (did you mean --seq-length?)",
+        f"Megatron-LM's --fp16 is not supported here: {megatron_lm.REFUSED['--fp16']}"]
     config = tmp_path / "run.yaml"
-    config.write_text("fp16: true\n")
+    config.write_text("fp16: true\nswiglu: true\ntrain_iter: 3\n")
     assert problems(base + ["--config", str(config)]) == [
-        f"--config {config}: Megatron-LM's --fp16 is not supported here: {megatron_lm.REFUSED['--fp16']}"]
+        f"--config {config}: Megatron-LM's --fp16 is not supported here: {megatron_lm.REFUSED['--fp16']}",
+        f"--config {config}: Megatron-LM's --swiglu is not supported here: {megatron_lm.REFUSED['--swiglu']}",
+        f"--config {config}: unknown keys ['train_iter']"]
 
 
 def test_save_and_load_of_one_missing_folder_is_a_fresh_start_but_a_missing_load_alone_is_refused(base, tmp_path):

@@ -19,7 +19,7 @@ def test_a_truncated_bin_stops_pretrain_before_training(training_data, tmp_path)
                                    "--train-iters", "3", *SCHEDULE), check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert f"error: --data-path prefix {prefix}: {prefix}.bin has " in output
+    assert f"  - --data-path prefix {prefix}: {prefix}.bin has " in output
     assert "re-run tools/preprocess_data.py for this prefix" in output
     assert not [line for line in output.splitlines() if 'File "' in line and "megatron" in line], output[-3000:]
     assert not read_metrics(tmp_path / "metrics.jsonl")  # not one step trained
@@ -53,7 +53,7 @@ def test_data_from_another_tokenizer_stops_pretrain_before_training(training_dat
         other_dir = other_tokenizer(training_data["tokenizer"], tmp_path / "other")
         other = load_tokenizer("HuggingFaceTokenizer", other_dir)
         record_path(str(prefix)).write_text(json.dumps(tokenizer_record(other)))
-        expected = f"error: --data-path prefix {prefix} was made by tokenizer {other.identity[:12]}, 1,024 tokens;"
+        expected = f"  - --data-path prefix {prefix} was made by tokenizer {other.identity[:12]}, 1,024 tokens;"
     data = {**training_data, "prefix": prefix}
     result = pretrain(1, base_args(data, tmp_path, "--seq-length", "64", "--global-batch-size", "4",
                                    "--train-iters", "3", *SCHEDULE), check=False)

@@ -1,15 +1,27 @@
-"""A checkpoint folder cannot run code at `--load`, and a failed save leaves nothing that looks
-like a checkpoint."""
+"""A checkpoint folder cannot run code at `--load`, and is loaded with the tokenizer it was trained with;
+a failed save (a full disk) leaves nothing that looks like a checkpoint, and says so in one line."""
 
+import errno
+import json
 import os
 import pickle
 import shutil
+import subprocess
 
 import pytest
 import torch
 from pretrain_runs import SCHEDULE, base_args, pretrain
 
-from megatron_sc2.checkpoint import iteration_dir, latest_iteration, partial_dir, resolve
+from megatron_sc2.checkpoint import (
+    SC2_METADATA,
+    iteration_dir,
+    iterations,
+    latest_iteration,
+    partial_dir,
+    resolve,
+)
+from megatron_sc2.data.tokenizer import load_tokenizer
+from megatron_sc2.training.arguments import parse_args
 
 TRAIN = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "2", *SCHEDULE, "--lr-warmup-iters", "1"]
 
@@ -77,9 +89,9 @@ def test_a_save_that_fails_leaves_no_iteration_folder(single_process_group, tmp_
     chunks = build_model(config, to_transformer_config(config, parallel), max_sequence_length=64)
     write = dist_checkpointing.save
 
-    def write_then_fail(*args, **kwargs):  # the tensors are on disk, then the disk fills up
+    def write_then_fail(*args, **kwargs):  # the tensors are on disk, then the disk fails
         write(*args, **kwargs)
-        raise OSError("No space left on device")
+        raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(dist_checkpointing, "save", write_then_fail)
     with pytest.raises(OSError):
@@ -93,3 +105,82 @@ def test_a_save_that_fails_leaves_no_iteration_folder(single_process_group, tmp_
                        model_only=True)
     assert latest_iteration(tmp_path) == 5 and not partial_dir(tmp_path, 5).exists()
     resolve(tmp_path)
+
+
+def no_traceback(output: str) -> bool:
+    return not [line for line in output.splitlines() if 'File "' in line and "megatron" in line]
+
+
+def made_by(tokenizer, training_data: dict, root) -> dict:
+    """A copy of the training data whose record names `tokenizer` (of the same size: its ids fit)."""
+    from megatron_sc2.data.tokenizer_record import record_path, tokenizer_record
+
+    prefix = root / "data"
+    for ext in (".bin", ".idx"):
+        shutil.copy(f"{training_data['prefix']}{ext}", f"{prefix}{ext}")
+    record_path(str(prefix)).write_text(json.dumps(tokenizer_record(tokenizer)))
+    return {**training_data, "prefix": prefix, "tokenizer": tokenizer.path}
+
+
+def test_a_checkpoint_trained_with_another_tokenizer_is_refused_unless_finetuning(training_data, checkpoint,
+                                                                                  tmp_path):
+    from other_tokenizer import other_tokenizer
+
+    ours = load_tokenizer("HuggingFaceTokenizer", training_data["tokenizer"])
+    saved = json.loads((iteration_dir(checkpoint, 2) / SC2_METADATA).read_text())["tokenizer"]
+    assert (saved["sha256"], saved["vocab_size"]) == (ours.identity, 1024)
+    other = load_tokenizer("HuggingFaceTokenizer", other_tokenizer(training_data["tokenizer"], tmp_path / "other"))
+    args = base_args(made_by(other, training_data, tmp_path), tmp_path, *TRAIN, "--train-iters", "3",
+                     "--load", checkpoint)
+    with pytest.raises(SystemExit) as refused:
+        parse_args(args, world_size=1, ranks_here=1)
+    assert str(refused.value).splitlines()[1:] == [(
+        f"  - --load {checkpoint} was trained with tokenizer {ours.identity[:12]}, 1,024 tokens "
+        f"({os.path.abspath(ours.path)}); --tokenizer-model {other.path} is tokenizer {other.identity[:12]}, 1,024 "
+        f"tokens: give the tokenizer it was trained with, or add --finetune to start from its weights with this one")]
+
+    finetuned = pretrain(1, args + ["--finetune", "--train-iters", "2"])
+    assert f"--finetune: {checkpoint} was trained with tokenizer {ours.identity[:12]}" in finetuned.stdout
+
+
+def test_a_checkpoint_without_a_tokenizer_record_loads_with_a_notice(training_data, checkpoint, tmp_path, caplog):
+    """As checkpoints saved before the record, and imports from Hugging Face, are."""
+    ckpt = shutil.copytree(checkpoint, tmp_path / "ckpt")
+    meta_path = iteration_dir(ckpt, 2) / SC2_METADATA
+    meta_path.write_text(json.dumps({k: v for k, v in json.loads(meta_path.read_text()).items() if k != "tokenizer"}))
+    with caplog.at_level("INFO", logger="megatron_sc2.pretrain"):
+        parse_args(base_args(training_data, tmp_path, *TRAIN, "--train-iters", "3", "--load", ckpt), world_size=1,
+                   ranks_here=1)
+    assert f"--load {ckpt} records no tokenizer (saved by an older release, or imported)" in caplog.text
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """An 8 MiB filesystem: two saves of sc2-tiny at TP 2 fit, the third does not."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True,
+                          text=True, check=False)
+    if made.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip()}): needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_earlier_checkpoints(training_data, small_disk,
+                                                                                tmp_path):
+    ckpt = small_disk / "ckpt"
+    result = pretrain(2, base_args(training_data, tmp_path, *TRAIN, "--train-iters", "6", "--save-interval", "1",
+                                   "--tensor-model-parallel-size", "2", "--save", ckpt), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and no_traceback(output), output[-5000:]
+    kept = latest_iteration(ckpt)
+    assert kept and iterations(ckpt) == list(range(1, kept + 1)), output[-5000:]
+    line = (f"error: saving checkpoint iteration {kept + 1} to --save {ckpt} failed, no space left on its disk (full, "
+            f"or over quota): nothing was published; the last complete checkpoint, iteration {kept}, and those "
+            f"before it are intact: free space there (or --save elsewhere), then rerun")
+    assert output.count(line) == 1, output[-5000:]
+    assert not list(ckpt.glob(".*")), "nothing of the failed save is left"
+    resolve(ckpt)  # the last complete one verifies

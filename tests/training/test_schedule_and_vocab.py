@@ -37,24 +37,41 @@ def test_a_longer_run_needs_a_flag_saying_which_schedule_wins(base):
     saved = scheduler_after(parse_args(base + ["--train-iters", "10"]), 6)[0].state_dict()
     longer = parse_args(base + ["--train-iters", "20"])
     scheduler, optimizer = scheduler_after(longer, 0)
-    with pytest.raises(schedule.ScheduleMismatch, match=r"--lr-decay-iters \(default --train-iters\) 20 "
+    with pytest.raises(schedule.ScheduleMismatch, match=r"--train-iters 20: 20 decay iterations "
                        r"\(checkpoint: 10\).*--override-opt_param-scheduler.*--use-checkpoint-opt_param-scheduler"):
-        schedule.resume(scheduler, saved, longer.optimizer)
+        schedule.resume(scheduler, saved, longer.optimizer, longer.stages[0])
 
     for flag, decay in [("--override-opt_param-scheduler", 20), ("--use-checkpoint-opt_param-scheduler", 10)]:
         run = parse_args(base + ["--train-iters", "20", flag])
         scheduler, optimizer = scheduler_after(run, 0)
-        schedule.resume(scheduler, saved, run.optimizer)
+        schedule.resume(scheduler, saved, run.optimizer, run.stages[0])
         schedule.apply(scheduler, optimizer)
         assert scheduler.num_steps == 6 and scheduler.lr_decay_steps == decay
         assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine(6, decay), rel=1e-12)
+
+
+@pytest.mark.parametrize(("given", "named"), [
+    (["--lr-warmup-fraction", "0.25"], "--lr-warmup-fraction 0.25: 5 warmup iterations (checkpoint: 2)"),
+    (["--lr-warmup-samples", "12"], "--lr-warmup-samples 12: 3 warmup iterations (checkpoint: 2)"),
+    (["--lr-decay-samples", "60"], "--lr-decay-samples 60: 15 decay iterations (checkpoint: 20)"),
+    (["--train-tokens", "3840"], "--train-tokens 3840: 15 decay iterations (checkpoint: 20)"),
+])
+def test_a_changed_schedule_is_named_by_the_flag_the_user_gave(base, given, named):
+    saved = scheduler_after(parse_args(base + ["--train-iters", "20"]), 6)[0].state_dict()
+    warmup = base.index("--lr-warmup-iters")
+    flags = (base[:warmup] if "warmup" in given[0] else base) + (given if "train" in given[0] else
+                                                                  ["--train-iters", "20", *given])
+    run = parse_args(flags)
+    with pytest.raises(schedule.ScheduleMismatch) as refused:
+        schedule.resume(scheduler_after(run, 0)[0], saved, run.optimizer, run.stages[0])
+    assert named in str(refused.value) and "--lr-warmup-iters" not in str(refused.value), str(refused.value)
 
 
 def test_an_unchanged_schedule_resumes_without_a_flag(base):
     run = parse_args(base + ["--train-iters", "10"])
     saved = scheduler_after(run, 4)[0].state_dict()
     scheduler, optimizer = scheduler_after(run, 0)
-    schedule.resume(scheduler, saved, run.optimizer)
+    schedule.resume(scheduler, saved, run.optimizer, run.stages[0])
     schedule.apply(scheduler, optimizer)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine(4, 10), rel=1e-12)
 
