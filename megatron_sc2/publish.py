@@ -218,8 +218,13 @@ def write_text(path: Path, text: str, staging: Path | None = None) -> None:
     write_whole(path, lambda staged: staged.write_text(text, encoding="utf-8"), staging)
 
 
-# How torch's zip writer (torch.save, dist_checkpointing) reports a write the file system refused.
-_TORCH_WRITE_FAILURES = ("unexpected pos", "PytorchStreamWriter failed")
+# A full disk or quota, in the OS's words or torch's zip writer's (torch.save, dist_checkpointing), which
+# reports a refused write as "unexpected pos 704 vs 598".
+NO_SPACE = ("No space left on device", "Disk quota exceeded", "unexpected pos", "PytorchStreamWriter failed")
+
+
+def no_space_left(error: BaseException) -> bool:
+    return any(text in str(error) for text in NO_SPACE)
 
 
 def write_failure(error: BaseException, output: Path) -> str | None:
@@ -231,7 +236,7 @@ def write_failure(error: BaseException, output: Path) -> str | None:
         if isinstance(error, OSError) and error.errno is not None:
             where = f" ({error.filename})" if error.filename and str(error.filename) != str(output) else ""
             return f"{output}: cannot write: {error.strerror}{where}"
-        if any(text in str(error) for text in _TORCH_WRITE_FAILURES):
+        if no_space_left(error):
             return f"{output}: cannot write: the file system refused a write (a full disk or a quota)"
         error = error.__cause__ or error.__context__
     return None

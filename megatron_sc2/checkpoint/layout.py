@@ -104,17 +104,10 @@ def write_marker(root: Path, iteration: int) -> None:
 
 # How a full disk (or quota) shows in a failed save: OSError's text, each rank's in megatron-core's
 # CheckpointException, and PyTorch's zip writer's short write ("unexpected pos 704 vs 598").
-_NO_SPACE = ("No space left on device", "Disk quota exceeded", "unexpected pos")
-
-
-def no_space_left(error: BaseException) -> bool:
-    return any(text in str(error) for text in _NO_SPACE)
-
-
 def failed_save_message(root: str | Path, iteration: int, error: BaseException) -> str:
     """What a save that failed (each rank's failures, in megatron-core's CheckpointException) left:
     nothing published, and the checkpoints before it."""
-    if no_space_left(error):
+    if publish.no_space_left(error):
         cause, advice = "no space left on its disk (full, or over quota)", "free space there (or --save elsewhere)"
     else:
         failures = getattr(error, "failures", None)

@@ -140,7 +140,7 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
         if async_queue is None:
             finalize()
     except (Exception, CheckpointException) as error:  # CheckpointException, each rank's failures, is a BaseException
-        if not (isinstance(error, CheckpointException) or layout.no_space_left(error)):
+        if not (isinstance(error, CheckpointException) or publish.no_space_left(error)):
             raise
         if rank == 0:
             shutil.rmtree(partial, ignore_errors=True)

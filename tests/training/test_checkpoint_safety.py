@@ -6,11 +6,11 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 
 import pytest
 import torch
 from pretrain_runs import SCHEDULE, base_args, pretrain
+from small_filesystems import tmpfs
 
 from megatron_sc2.checkpoint import (
     SC2_METADATA,
@@ -157,16 +157,8 @@ def test_a_checkpoint_without_a_tokenizer_record_loads_with_a_notice(training_da
 @pytest.fixture
 def small_disk(tmp_path):
     """An 8 MiB filesystem: two saves of sc2-tiny at TP 2 fit, the third does not."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if made.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip()}): needs root")
-    try:
+    with tmpfs(tmp_path / "disk", size="8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_earlier_checkpoints(training_data, small_disk,

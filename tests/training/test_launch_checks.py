@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from multirank import REPO
 from pretrain_runs import environment
+from small_filesystems import tmpfs
 
 from megatron_sc2 import pretrain
 from megatron_sc2.model import transformer_engine_available
@@ -109,18 +110,8 @@ def test_a_tokenizer_model_that_is_a_jsonl_or_an_empty_folder_is_one_line(base, 
 @pytest.fixture
 def read_only_dir(tmp_path):
     """A read-only filesystem holding the folder `existing` (root writes through permissions, not this)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip()}): needs root")
-    try:
-        (mount / "existing").mkdir()
-        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    with tmpfs(tmp_path / "ro", size="1m", read_only=True, holding=["existing"]) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_save_folder_on_a_read_only_filesystem_is_one_line(base, read_only_dir):
