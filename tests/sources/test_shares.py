@@ -4,9 +4,9 @@ repository above), answer order (uniform)."""
 
 import copy
 
+import planted
 import pytest
 
-import planted
 from megatron_sc2.sources import pr_render, prs, stackexchange
 from megatron_sc2.sources.blocks import Drop, record_rng
 
