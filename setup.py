@@ -49,6 +49,7 @@ setup(
             "sc2-pretrain=megatron_sc2.pretrain:main",
             "sc2-convert-checkpoint=megatron_sc2.conversion.cli:main",
             "sc2-curate=megatron_sc2.curation.cli:main",
+            "sc2-render-sources=megatron_sc2.sources.cli:main",
             "sc2-evaluate=megatron_sc2.evaluation.cli:main",
         ]
     },
