@@ -131,3 +131,22 @@ KAGGLE_CELLS = {
     ],
 }
 KAGGLE = {name: json.dumps(cells) for name, cells in KAGGLE_CELLS.items()}
+
+IR = {
+    "complete": {"source": "int add(int a, int b) { return a + b; }\n", "llvm_O3": "; O3\ndefine i32 @add()\n",
+                 "llvm_OZ": "; Oz\ndefine i32 @add()\n"},
+    "no_size_ir": {"source": "int f(void) { return 0; }\n", "llvm_O3": "; O3\n", "llvm_OZ": ""},
+    "no_source": {"source": "", "llvm_O3": "; O3\n", "llvm_OZ": "; Oz\n"},
+}
+
+
+def filter_verdicts(step, records: dict[str, dict], text_key: str = "content") -> tuple[dict, dict]:
+    """Each record's fate through the datatrove filter `step` ("kept" or its reason), and the step's counters."""
+    from datatrove.data import Document
+
+    documents = [Document(text=record[text_key], id=name, metadata={k: v for k, v in record.items() if k != text_key})
+                 for name, record in records.items()]
+    kept = {doc.id for doc in step.run(iter(documents))}
+    verdicts = {doc.id: "kept" if doc.id in kept else step.filter(doc)[1] for doc in documents}
+    counters = {name: int(metric.total) for name, metric in step.stats.stats.items()}
+    return verdicts, counters
