@@ -131,6 +131,16 @@ KAGGLE_CELLS = {
     ],
 }
 KAGGLE = {name: json.dumps(cells) for name, cells in KAGGLE_CELLS.items()}
+# What the reference's metadata retrieval adds to a Kaggle record, and the data files read from it.
+KAGGLE_DATASET = {
+    "kaggle_dataset_owner": "heptapod", "kaggle_dataset_name": "titanic",
+    "dataset_title": "Titanic passengers", "dataset_description": "Who survived the Titanic.",
+    "data_files": [
+        {"path": "../input/titanic/train.csv", "info": "<class 'pandas.core.frame.DataFrame'>\nRangeIndex: 891 entries",
+         "examples": ['{"PassengerId":1,"Survived":0}', '{"PassengerId":2,"Survived":1}']},
+        {"path": "../input/titanic/test.csv", "info": "RangeIndex: 418 entries", "examples": ['{"PassengerId":892}']},
+    ],
+}  # fmt: skip
 
 IR = {
     "complete": {"source": "int add(int a, int b) { return a + b; }\n", "llvm_O3": "; O3\ndefine i32 @add()\n",

@@ -7,21 +7,13 @@ import random
 import pytest
 from sources import reference
 from sources.planted import KAGGLE, KAGGLE_CELLS, filter_verdicts
+from sources.planted import KAGGLE_DATASET as DATASET
 
 from megatron_sc2.sources import kaggle
 
 EXPECTED = json.loads(reference.OUTPUTS.read_text())["kaggle"]
 PINNED_PLAIN = kaggle.Options(description=0.0, schema=0.0)
 PINNED_FULL = kaggle.Options(description=1.0, schema=1.0)
-DATASET = {
-    "kaggle_dataset_owner": "heptapod", "kaggle_dataset_name": "titanic",
-    "dataset_title": "Titanic passengers", "dataset_description": "Who survived the Titanic.",
-    "data_files": [
-        {"path": "../input/titanic/train.csv", "info": "<class 'pandas.core.frame.DataFrame'>\nRangeIndex: 891 entries",
-         "examples": ['{"PassengerId":1,"Survived":0}', '{"PassengerId":2,"Survived":1}']},
-        {"path": "../input/titanic/test.csv", "info": "RangeIndex: 418 entries", "examples": ['{"PassengerId":892}']},
-    ],
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", KAGGLE)
