@@ -34,7 +34,11 @@ def mirror(repo: tuple[str, str]) -> Path:
 
 
 def available() -> bool:
-    return all((mirror(repo) / "HEAD").exists() for repo in (STACK_V2, BIGCODE_DATASET))
+    """The mirrors are here, and what the reference imports (BeautifulSoup) is installed."""
+    import importlib.util
+
+    mirrored = all((mirror(repo) / "HEAD").exists() for repo in (STACK_V2, BIGCODE_DATASET))
+    return mirrored and importlib.util.find_spec("bs4") is not None
 
 
 def _copy(repo: tuple[str, str], path: str, folder: Path) -> Path:
