@@ -43,11 +43,14 @@ def _script(content: str) -> str:
     except (ValueError, KeyError, TypeError, AttributeError):  # also what nbformat and json raise on bad input
         raise ValueError("unreadable_notebook") from None
     try:
-        script = jupytext.writes(notebook, fmt=extension)
-    except (JupytextFormatError, ValueError, TypeError, AttributeError):
-        if "py" not in str(notebook.metadata.get("kernelspec")):
-            raise ValueError("unknown_language") from None
-        script = jupytext.writes(notebook, fmt=".py")
+        try:
+            script = jupytext.writes(notebook, fmt=extension)
+        except JupytextFormatError:  # not an extension Jupytext writes
+            if "py" not in str(notebook.metadata.get("kernelspec")):
+                raise ValueError("unknown_language") from None
+            script = jupytext.writes(notebook, fmt=".py")
+    except (AttributeError, KeyError, TypeError):  # cells without a type, sources that are not text
+        raise ValueError("unreadable_notebook") from None
     return script if script.endswith("\n") else script + "\n"
 
 

@@ -31,7 +31,11 @@ def _markdown(text: str) -> str:
 
 def _first_output_text(cell) -> str | None:
     outputs = cell.get("outputs") or []
-    return outputs[0]["text"] if outputs and "text" in outputs[0] else None
+    if not (outputs and "text" in outputs[0]):
+        return None
+    if not isinstance(outputs[0]["text"], str):
+        raise TypeError("an output's text is not text")
+    return outputs[0]["text"]
 
 
 def _groups(notebook) -> list[tuple[str, list]]:
@@ -51,12 +55,15 @@ def _triplets(content: str) -> list[tuple[str, str, str | None]]:
     notebook = read_notebook(content)
     if not is_python(notebook):
         raise ValueError("not_python")
-    groups = _groups(notebook)
-    return [
-        (" ".join(_markdown(cell.source) for cell in texts), "\n".join(cell.source for cell in codes),
-         _first_output_text(codes[-1]))
-        for (_, texts), (_, codes) in zip(groups[::2], groups[1::2])
-    ]  # fmt: skip
+    try:
+        groups = _groups(notebook)
+        return [
+            (" ".join(_markdown(cell.source) for cell in texts), "\n".join(cell.source for cell in codes),
+             _first_output_text(codes[-1]))
+            for (_, texts), (_, codes) in zip(groups[::2], groups[1::2])
+        ]  # fmt: skip
+    except (AttributeError, KeyError, TypeError) as error:  # cells without a type, sources that are not text
+        raise Unreadable(str(error)) from error
 
 
 def removal_reason(record: dict, options: Options) -> str | None:

@@ -160,3 +160,11 @@ def filter_verdicts(step, records: dict[str, dict], text_key: str = "content") -
     verdicts = {doc.id: "kept" if doc.id in kept else step.filter(doc)[1] for doc in documents}
     counters = {name: int(metric.total) for name, metric in step.stats.stats.items()}
     return verdicts, counters
+
+# Notebooks whose JSON parses but whose cells are not what nbformat 4 says they are.
+MALFORMED_NOTEBOOKS = {
+    "cell_without_type": notebook([{"metadata": {}, "source": "x = 1"}]),
+    "output_text_not_text": notebook([markdown("Text"), code("x = 1\n", {"output_type": "stream", "text": 5})]),
+    "source_not_text": notebook([markdown("Text"), {"cell_type": "code", "metadata": {}, "source": 7,
+                                                    "outputs": []}]),
+}

@@ -13,7 +13,7 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from sources import reference
-from sources.planted import NOTEBOOKS, filter_verdicts
+from sources.planted import MALFORMED_NOTEBOOKS, NOTEBOOKS, filter_verdicts
 
 from megatron_sc2.curation.stats import summarize
 from megatron_sc2.sources import jupyter_scripts, jupyter_structured
@@ -97,3 +97,14 @@ def test_removals_reach_stats_json(tmp_path):
     summary = summarize(str(tmp_path / "logs"), ["render"])
     assert summary["removed"] == {"not_python": 2, "no_text_code_pairs": 2, "unreadable_notebook": 1}
     assert summary["documents_out"] == 5
+
+
+@pytest.mark.parametrize("module", MODULES.values(), ids=MODULES)
+@pytest.mark.parametrize("name", MALFORMED_NOTEBOOKS)
+def test_malformed_notebooks_are_counted_not_fatal(module, name):
+    record = {"content": MALFORMED_NOTEBOOKS[name]}
+    reason = module.removal_reason(record, module.Options())
+    if reason is None:  # what the filter keeps renders
+        assert module.render(record, random.Random(0), module.Options()).startswith("<jupyter_")
+    else:
+        assert reason in ("unreadable_notebook", "no_text_code_pairs")
