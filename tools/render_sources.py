@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""StarCoder2's conversation sources in the paper's format: see `python tools/render_sources.py --help` and
+"""StarCoder2's non-code sources (conversations, notebooks, Kaggle, IR) in the paper's format: see `python tools/render_sources.py --help` and
 docs/sources.md."""
 
 import sys

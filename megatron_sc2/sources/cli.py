@@ -15,8 +15,8 @@ from megatron_sc2.sources.pipeline import run
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         allow_abbrev=False, prog="render_sources.py",
-        description="Filter, pseudonymize and render one conversation source in StarCoder2's format (paper "
-        "§5.2-5.5). Writes OUTPUT/data/*.jsonl (content, id, repository) and OUTPUT/stats.json (what each "
+        description="Filter, pseudonymize and render one non-code source in StarCoder2's format (paper "
+        "§5.2-5.6). Writes OUTPUT/data/*.jsonl (content, id, repository) and OUTPUT/stats.json (what each "
         "filter removed, by reason). See docs/sources.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

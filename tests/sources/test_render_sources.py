@@ -116,3 +116,36 @@ def test_bad_input_publishes_nothing(tmp_path):
     assert not (tmp_path / "out" / "data").exists()
     again = render_sources("--source", "prs", "--input", data, "--output", tmp_path / "out")
     assert again.stderr.strip() == f"render_sources.py: --output {tmp_path / 'out'} is not empty: choose a new folder"
+
+
+@pytest.mark.parametrize("source", ["jupyter-structured", "jupyter-scripts", "kaggle", "ir"])
+def test_document_sources_render_through_the_tool_as_their_modules_do(tmp_path, source):
+    """The registry's adapter: the tool keeps what the module's filter keeps, counts the rest by its reason,
+    and writes the module's own text for each record."""
+    import random
+
+    import notebook_planted
+
+    from megatron_sc2.sources import SOURCES, blocks
+
+    raw = {"jupyter-structured": notebook_planted.NOTEBOOKS, "jupyter-scripts": notebook_planted.NOTEBOOKS,
+           "kaggle": notebook_planted.KAGGLE, "ir": notebook_planted.IR}[source]
+    records = [({"content": value} if isinstance(value, str) else dict(value)) | {"id": name}
+               for name, value in raw.items()]
+    result = render_sources("--source", source, "--input", write_records(tmp_path / "in", records), "--output",
+                            tmp_path / "out", "--seed", 5)
+    assert result.returncode == 0, result.stderr
+    spec, expected, removed = SOURCES[source], {}, {}
+    options = spec.options()
+    (check,) = spec.filters(options)
+    for record in records:
+        try:
+            check(record, random.Random(0))
+        except blocks.Drop as drop:
+            removed[drop.reason] = removed.get(drop.reason, 0) + 1
+            continue
+        rng = blocks.record_rng(5, "render", record["id"])
+        expected[record["id"]] = spec.render(record, rng, options)[0]
+    assert expected and removed  # the planted records hold both kinds
+    assert {r["id"]: r["content"] for r in rendered(tmp_path / "out")} == expected
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["removed"] == removed
