@@ -16,8 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="curate.py",
         description="The Stack v2 curation (StarCoder2 paper §2-3) on datatrove: opt-out, basic filters, "
         "benchmark decontamination, MinHash near-deduplication (5-grams, 25x10 bands, Jaccard ~0.7, best file "
-        "per cluster by license/stars/forks/dates), PII redaction. Writes OUTPUT/data/*.jsonl, OUTPUT/stats.json "
-        "(what each step removed, by reason) and, with --write-removed, OUTPUT/removed/<step>/. Re-running the "
+        "per cluster by license/stars/forks/dates), ClamAV malware removal (--malware-db), PII redaction. Writes "
+        "OUTPUT/data/*.jsonl, OUTPUT/stats.json (what each step removed, by reason) and, with --write-removed, OUTPUT/removed/<step>/. Re-running the "
         "same command resumes an interrupted run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a local Hugging Face token-classification model (StarPII) run over 512-token windows "
                        "next to the rules; adds <NAME> redaction. On the GPU when there is one")
     steps.add_argument("--pii-batch-size", type=int, default=32, help="windows per model batch")
+    steps.add_argument("--malware-db", metavar="DIR",
+                       help="remove files ClamAV finds malware in (§3.4), scanned by a clamd per task against the "
+                       "signature database in DIR (freshclam's main/daily/bytecode, SaneSecurity's, your own); "
+                       "needs Debian's clamav-daemon. A file clamd cannot scan whole is removed too")
     run_group = parser.add_argument_group("execution")
     run_group.add_argument("--executor", choices=("local", "slurm"), default="local")
     run_group.add_argument("--tasks", type=int, help="tasks per stage (default: one per input file)")
@@ -68,6 +72,8 @@ def _usage_error(args) -> str | None:
                 "files (or the output overwrite it); choose an output folder outside the input")
     if args.pii_model and not os.path.isfile(os.path.join(args.pii_model, "config.json")):
         return f"--pii-model {args.pii_model}: no config.json there; give a saved Hugging Face model folder"
+    if args.malware_db and not os.path.isdir(args.malware_db):
+        return f"--malware-db {args.malware_db}: not a folder; give the folder of ClamAV signature files"
     if args.pii_batch_size < 1:
         return f"--pii-batch-size {args.pii_batch_size}: must be at least 1"
     if not 0 <= args.max_bad_fraction <= 1:
@@ -84,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         input=args.input, output=args.output, schema=args.schema,
         opt_out=args.opt_out, benchmarks=args.benchmark, skip=args.skip, write_removed=args.write_removed,
         max_bad_fraction=args.max_bad_fraction, pii_model=args.pii_model, pii_batch_size=args.pii_batch_size,
+        malware_db=args.malware_db,
         compression=None if args.compression == "none" else args.compression, tasks=args.tasks,
         workers=args.workers, executor=args.executor, slurm_partition=args.slurm_partition,
         slurm_time=args.slurm_time, verbose=args.verbose,

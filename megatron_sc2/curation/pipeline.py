@@ -1,6 +1,7 @@
 """The curation run as a chain of datatrove stages, executed locally (multiprocess) or on SLURM.
 
-    filter      read raw records; opt-out, basic filters, decontamination     -> work/filtered
+    filter      read raw records; opt-out, basic filters, decontamination,
+                malware (ClamAV, with --malware-db)                            -> work/filtered
     check       refuse to go on if the input had no records or too many bad ones (--max-bad-fraction)
     signatures  cluster keys + StarCoder2 MinHash signatures                    -> work/minhash
     buckets     LSH: equal band signatures -> duplicate pairs (one task per band)
@@ -35,6 +36,7 @@ from megatron_sc2.curation.decontamination import (
 )
 from megatron_sc2.curation.detection import GoEnryClassifier
 from megatron_sc2.curation.filters import StackV2BasicFilter
+from megatron_sc2.curation.malware import ClamdError, MalwareFilter, check_database
 from megatron_sc2.curation.minhash import (
     STARCODER2_MINHASH,
     ClusterKeyWriter,
@@ -61,6 +63,7 @@ class CurationConfig:
     max_bad_fraction: float = 0.01
     pii_model: str | None = None
     pii_batch_size: int = 32
+    malware_db: str | None = None
     compression: str | None = None
     tasks: int | None = None  # default: one per input file
     workers: int = 1
@@ -151,6 +154,10 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     if "decontamination" not in cfg.skip:
         strings = humaneval_strings() + [s for path in cfg.benchmarks for s in benchmark_file_strings(path)]
         filter_steps.append(DecontaminationFilter(strings, _removed_writer(cfg, "decontamination")))
+    if cfg.malware_db:
+        # after the cheap filters (fewer files to scan), before near-dedup (a malware file must not be the copy a
+        # cluster keeps) and PII redaction (ClamAV sees the bytes as published)
+        filter_steps.append(MalwareFilter(cfg.malware_db, _removed_writer(cfg, "malware")))
     filter_steps.append(RecordWriter(filtered, schema))
     stages = [
         Stage("filter", filter_steps, tasks),
@@ -228,6 +235,10 @@ def output_options(cfg: CurationConfig) -> dict:
         "--benchmark": [_digest(path) for path in cfg.benchmarks],
         "--skip": sorted(cfg.skip),
         "--pii-model": cfg.pii_model and str(Path(cfg.pii_model).resolve()),
+        "--malware-db": cfg.malware_db and {
+            str(f.relative_to(cfg.malware_db)): [f.stat().st_size, fingerprint(f)]
+            for f in sorted(Path(cfg.malware_db).iterdir()) if f.is_file()
+        },
         "--write-removed": cfg.write_removed,
         "--compression": cfg.compression,
         "--tasks": cfg.tasks or len(files),
@@ -257,6 +268,11 @@ def run(cfg: CurationConfig, log: Callable[[str], None] = print) -> None:
     """Runs every stage in turn, logging one line as each starts (local), or submits them as a chain of
     dependent jobs (SLURM)."""
     stages = build_stages(cfg)
+    if cfg.malware_db:
+        try:
+            check_database(cfg.malware_db)
+        except ClamdError as error:
+            raise ValueError(f"--malware-db {cfg.malware_db}: {error}") from None
     claim_output(cfg)
     if cfg.executor == "slurm":
         executor = None

@@ -31,15 +31,17 @@ def _totals(step_stats) -> dict[str, int]:
 
 # Counter naming a file that broke off: `corrupt_file <path>`.
 CORRUPT_FILE = "corrupt_file "
+# Counter naming the ClamAV signature that removed a file: `malware_signature <name>`.
+MALWARE_SIGNATURE = "malware_signature "
 # Steps that drop without naming a reason, and the reason they stand for.
 UNNAMED_DROPS = {"MinHash stage 4": "near_duplicate"}
 
 
 def summarize(logs_dir: str, stages: list[str]) -> dict:
     """Per stage and step, the counters datatrove kept; over the whole run, `removed` (reason -> files),
-    `redacted` (kind -> values), `documents_in` and `documents_out`; of the input, `records`, `bad` (reason ->
+    `redacted` (kind -> values), `malware` (ClamAV signature -> files), `documents_in` and `documents_out`; of the input, `records`, `bad` (reason ->
     records), `bad_records`, `bad_fraction` and `corrupt_files` (paths)."""
-    summary = {"stages": {}, "removed": {}, "redacted": {}, "bad": {}, "corrupt_files": []}
+    summary = {"stages": {}, "removed": {}, "redacted": {}, "malware": {}, "bad": {}, "corrupt_files": []}
     for stage in stages:
         steps = {}
         for step in _stage_stats(Path(logs_dir) / stage).stats:
@@ -58,6 +60,8 @@ def summarize(logs_dir: str, stages: list[str]) -> dict:
                     summary["removed"][reason] = summary["removed"].get(reason, 0) + value
                 elif name.startswith("redacted_"):
                     summary["redacted"][name.removeprefix("redacted_")] = value
+                elif name.startswith(MALWARE_SIGNATURE):
+                    summary["malware"][name.removeprefix(MALWARE_SIGNATURE)] = value
         summary["stages"][stage] = steps
     first, last = summary["stages"][stages[0]], summary["stages"][stages[-1]]
     summary["documents_in"] = next((c.get("documents", 0) for n, c in first.items() if "READER" in n), 0)
