@@ -72,6 +72,8 @@ def _usage_error(args) -> str | None:
                 "files (or the output overwrite it); choose an output folder outside the input")
     if args.pii_model and not os.path.isfile(os.path.join(args.pii_model, "config.json")):
         return f"--pii-model {args.pii_model}: no config.json there; give a saved Hugging Face model folder"
+    if args.malware_db and "malware" in args.skip:
+        return "--malware-db and --skip malware: give one (scan with that database, or curate without scanning)"
     if args.malware_db and not os.path.isdir(args.malware_db):
         return f"--malware-db {args.malware_db}: not a folder; give the folder of ClamAV signature files"
     if args.pii_batch_size < 1:

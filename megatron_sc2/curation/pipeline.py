@@ -48,7 +48,7 @@ from megatron_sc2.curation.pii import PIIRedactor
 from megatron_sc2.curation.records import SCHEMAS, RecordReader, RecordWriter, input_files
 from megatron_sc2.curation.stats import check_input, summarize, write_json_atomically
 
-OPTIONAL_STEPS = ("basic-filters", "decontamination", "near-dedup", "pii")
+OPTIONAL_STEPS = ("basic-filters", "decontamination", "malware", "near-dedup", "pii")
 
 
 @dataclass
@@ -154,7 +154,10 @@ def build_stages(cfg: CurationConfig) -> list[Stage]:
     if "decontamination" not in cfg.skip:
         strings = humaneval_strings() + [s for path in cfg.benchmarks for s in benchmark_file_strings(path)]
         filter_steps.append(DecontaminationFilter(strings, _removed_writer(cfg, "decontamination")))
-    if cfg.malware_db:
+    if "malware" not in cfg.skip:
+        if not cfg.malware_db:  # never pass files unscanned by default
+            raise ValueError("no --malware-db: every file is scanned with ClamAV (docs/curation.md, \"Malware "
+                             "removal\"): give its signature folder, or --skip malware to curate without scanning")
         # after the cheap filters (fewer files to scan), before near-dedup (a malware file must not be the copy a
         # cluster keeps) and PII redaction (ClamAV sees the bytes as published)
         filter_steps.append(MalwareFilter(cfg.malware_db, _removed_writer(cfg, "malware")))

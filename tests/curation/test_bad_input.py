@@ -33,7 +33,7 @@ def read(folder: Path, input_format: str = "jsonl") -> tuple[list, dict]:
 
 
 def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "tools/curate.py", "--workers", "1", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "tools/curate.py", "--workers", "1", "--skip", "malware", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -139,7 +139,7 @@ def test_output_overlapping_input_is_refused(tmp_path, capsys):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "a.jsonl").write_bytes(_lines(5))
     for output in (tmp_path / "raw", tmp_path / "raw" / "curated", tmp_path):
-        assert main(["--input", str(tmp_path / "raw"), "--output", str(output)]) == 2
+        assert main(["--skip", "malware", "--input", str(tmp_path / "raw"), "--output", str(output)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "overlaps --input" in err
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["a.jsonl"]

@@ -51,7 +51,7 @@ def test_end_to_end(tmp_path, stdlib_sources):
     (tmp_path / "optout.txt").write_text("# owner/name\nopted/out\n")
 
     out = tmp_path / "out"
-    argv = ["--input", str(raw), "--output", str(out), "--opt-out", str(tmp_path / "optout.txt"),
+    argv = ["--skip", "malware", "--input", str(raw), "--output", str(out), "--opt-out", str(tmp_path / "optout.txt"),
             "--workers", "1", "--write-removed"]
     assert main(argv) == 0
 
@@ -75,7 +75,7 @@ def test_script_help_and_bad_input(tmp_path):
     help_text = subprocess.run([sys.executable, "tools/curate.py", "--help"], cwd=REPO, capture_output=True,
                                text=True, check=True).stdout
     assert "--opt-out" in help_text and "near-dedup" in help_text
-    assert main(["--input", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]) == 2
+    assert main(["--skip", "malware", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "o")]) == 2
 
 
 def test_parquet_in_the_stack_v2_schema(tmp_path, stdlib_sources):
@@ -90,7 +90,7 @@ def test_parquet_in_the_stack_v2_schema(tmp_path, stdlib_sources):
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "raw" / "shard.parquet")
 
     out = tmp_path / "out"
-    assert main(["--input", str(tmp_path / "raw"), "--output", str(out), "--schema", "the-stack-v2",
+    assert main(["--skip", "malware", "--input", str(tmp_path / "raw"), "--output", str(out), "--schema", "the-stack-v2",
                  "--workers", "1", "--compression", "zstd"]) == 0
     kept = {r["blob_id"]: r for r in _read(out / "data")}
     assert set(kept) == {"b_newer", "b1", "b2", "b3", "b4", "b5"}  # the later revision of the copy is kept
@@ -106,7 +106,7 @@ def test_slurm_chain_is_built_without_submitting(tmp_path):
     (tmp_path / "raw").mkdir()
     for shard in range(3):
         (tmp_path / "raw" / f"p{shard}.jsonl.gz").write_bytes(gzip.compress(b'{"content": "x = 1"}\n'))
-    cfg = CurationConfig(input=str(tmp_path / "raw"), output=str(tmp_path / "out"), executor="slurm",
+    cfg = CurationConfig(input=str(tmp_path / "raw"), output=str(tmp_path / "out"), executor="slurm", skip=["malware"],
                          slurm_partition="cpu")
     stages = build_stages(cfg)
     assert [(s.name, s.tasks) for s in stages] == [
@@ -129,7 +129,7 @@ def test_a_finished_output_is_reused_only_for_the_same_input_and_options(tmp_pat
     raw.mkdir()
     records = [_record(i, text) for i, text in enumerate(stdlib_sources[:6])]
     (raw / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
-    argv = ["--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
+    argv = ["--skip", "malware", "--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
     assert main(argv) == 0
     before = (out / "stats.json").read_bytes()
     assert main([*argv, "--skip", "pii", "--compression", "gzip"]) == 2
@@ -143,7 +143,7 @@ def test_a_finished_output_is_reused_only_for_the_same_input_and_options(tmp_pat
     assert main(argv) == 0 and (out / "stats.json").read_bytes() == before  # the same command: resumed, unchanged
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("not a curation run")
-    assert main(["--input", str(raw), "--output", str(tmp_path / "other")]) == 2
+    assert main(["--skip", "malware", "--input", str(raw), "--output", str(tmp_path / "other")]) == 2
     assert "holds files but no options.json" in capsys.readouterr().err
 
 
@@ -157,7 +157,7 @@ def test_the_console_gets_a_line_per_stage_and_the_totals(tmp_path, stdlib_sourc
     with (raw / "p1.jsonl").open("a") as shard:
         shard.write(json.dumps(_record(8, 'PASSWORD = "Tr0ub4dor&3"\n' + stdlib_sources[8])) + "\n{broken\n")
     out = tmp_path / "out"
-    argv = ["--input", str(raw), "--max-bad-fraction", "0.5"]
+    argv = ["--skip", "malware", "--input", str(raw), "--max-bad-fraction", "0.5"]
     assert main([*argv, "--output", str(out), "--workers", "2"]) == 0
     console = capfd.readouterr()
     assert console.err == ""
@@ -181,7 +181,7 @@ def test_an_input_rewritten_with_the_same_size_and_mtime_is_not_resumed(tmp_path
     records = [_record(i, text) for i, text in enumerate(stdlib_sources[:4])]
     shard = raw / "a.jsonl"
     shard.write_text("".join(json.dumps(record) + "\n" for record in records))
-    argv = ["--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
+    argv = ["--skip", "malware", "--input", str(raw), "--output", str(out), "--workers", "1", "--skip", "near-dedup"]
     assert main(argv) == 0
     stat = shard.stat()
     shard.write_text(shard.read_text().replace('"f0"', '"g0"'))  # another record id, same size

@@ -101,9 +101,9 @@ def test_curate_with_pii_model(tmp_path, texts):
     records = [{"id": str(i), "content": text, "path": f"m{i}.py", "language": "Python"}
                for i, text in enumerate(texts[:3])]
     (tmp_path / "raw" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert main(["--input", str(tmp_path / "raw"), "--output", str(tmp_path / "out"), "--workers", "1",
+    assert main(["--skip", "malware", "--input", str(tmp_path / "raw"), "--output", str(tmp_path / "out"), "--workers", "1",
                  "--skip", "near-dedup", "--pii-model", str(model), "--pii-batch-size", "4"]) == 0
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["redacted"]["NAME"] >= 3
-    assert main(["--input", str(tmp_path / "raw"), "--output", str(tmp_path / "o2"),
+    assert main(["--skip", "malware", "--input", str(tmp_path / "raw"), "--output", str(tmp_path / "o2"),
                  "--pii-model", str(tmp_path / "missing")]) == 2

@@ -1,5 +1,5 @@
 """The documented journey, tool after tool, with the recipes' own settings (bf16, dropout 0.1, the
-distributed optimizer, model parallelism): curate -> train a tokenizer -> preprocess with repository
+distributed optimizer, model parallelism): curate (ClamAV included) -> train a tokenizer -> preprocess with repository
 context -> two-stage training at PP2 x DP2 -> export -> import at TP2 -> continued pretraining
 (stopped and resumed) -> export -> evaluate. Each step is checked against a reference outside the
 tool that made it: megatron-core's IndexedDataset, transformers' loss on the exact validation
@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 import yaml
+from clamav_db import CLAMD_MISSING, FOUND, PLANTED, signature_db
 from journeys.reference import hf_loss, validation_samples
 from pretrain_runs import environment, losses, pretrain, read_metrics
 
@@ -46,6 +47,8 @@ def valid_losses(workdir) -> list[float]:
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory) -> dict:
+    if CLAMD_MISSING:
+        pytest.skip(CLAMD_MISSING)
     root = tmp_path_factory.mktemp("journey")
     run_tool("make_stdlib_corpus.py", root / "stdlib.jsonl", "--packages", "json", "email", "logging", "http",
              "urllib", "collections")
@@ -56,7 +59,9 @@ def journey(tmp_path_factory) -> dict:
             record = json.loads(line)
             record["repository"] = record.pop("repo_name")
             out.write(json.dumps(record) + "\n")
-    run_tool("curate.py", "--input", raw, "--output", root / "curated")
+        out.write(json.dumps({"content": f"import os\nos.system('{PLANTED}')\n", "path": "setup.py",
+                              "repository": "mallory/payload", "language": "Python"}) + "\n")
+    run_tool("curate.py", "--input", raw, "--output", root / "curated", "--malware-db", signature_db(root / "clamav"))
     curated = sorted((root / "curated" / "data").glob("*.jsonl"))
     run_tool("train_tokenizer.py", *curated, "--output-dir", root / "tokenizer", "--vocab-size", VOCAB)
     run_tool("preprocess_data.py", "--input", str(root / "curated" / "data" / "*.jsonl"), "--output-prefix",
@@ -72,11 +77,14 @@ def journey(tmp_path_factory) -> dict:
     return {"root": root, "data": data}
 
 
-def test_preprocessed_curated_records_are_one_document_per_repository(journey):
+def test_curation_removes_the_planted_malware_and_preprocessing_keeps_one_document_per_repository(journey):
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
+    stats = json.loads((journey["root"] / "curated" / "stats.json").read_text())
+    assert stats["malware"] == {FOUND: 1}, stats
     repositories = {json.loads(line)["repository"] for path in journey["data"]["curated"]
                     for line in path.read_text().splitlines()}
+    assert "mallory/payload" not in repositories
     assert len(IndexedDataset(str(journey["data"]["prefix"]))) == len(repositories) > 1
 
 
