@@ -4,6 +4,7 @@ objects it serves, can answer 503 to the first request of chosen keys, and can s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.client
 import socket
 import threading
@@ -12,6 +13,15 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BUCKET = "softwareheritage"
+# the environment of a user without AWS credentials: the fetcher then sends unsigned requests
+NO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
+                  "AWS_PROFILE": None, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                  "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def blob(name: str) -> str:
+    """A blob id (a SHA-1, as Software Heritage's) for a test object."""
+    return hashlib.sha1(name.encode()).hexdigest()
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ fetching any object twice, and the output read by curate.py and preprocess_data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -16,13 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from s3_server import S3Server
+from s3_server import NO_CREDENTIALS, S3Server, blob
 from tool_module import tool_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
-                  "AWS_PROFILE": None, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-                  "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"}
 
 # path -> (text, src_encoding) of the planted files that decode
 GOOD = {
@@ -34,10 +30,6 @@ GOOD = {
 }
 BAD = {"a/missing.py": "missing_object", "b/corrupt.py": "not_gzip", "b/undecodable.py": "undecodable"}
 RETRIED = ("a/utf8.py", "b/sjis.py")  # answered 503 SlowDown on their first request
-
-
-def blob(path: str) -> str:
-    return hashlib.sha1(path.encode()).hexdigest()
 
 
 def file_struct(path: str, encoding: str = "UTF-8") -> dict:
