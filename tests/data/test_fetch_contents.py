@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -140,3 +141,26 @@ def test_a_killed_fetch_resumes_without_fetching_an_object_twice(s3, tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     assert {r["path"]: r["content"] for r in records(tmp_path / "out")} == texts
     assert s3.served == {f"content/{blob(p)}": 1 for p in texts}
+
+
+def test_extras_pass_through_and_their_special_tokens_encode_as_special(tmp_path, sc2_tokenizer_dir, sc2_tokenizer):
+    """A starcoder2data-extras config (rows holding `content` in StarCoder2's format) needs no S3: it passes through
+    as its own source, and preprocessing encodes its special-token text as the single special ids."""
+    text = "<issue_start>Title: crash\nusername_0: it fails<issue_comment>username_1: fixed<issue_closed>"
+    (tmp_path / "issues").mkdir()
+    pq.write_table(pa.Table.from_pylist([{"id": "1", "content": text}, {"id": "2", "content": None}]),
+                   tmp_path / "issues" / "train-00000.parquet")
+    assert fetch("--input", tmp_path / "issues", "--output", tmp_path / "out", "--source", "issues",
+                 "--max-bad-fraction", "0.5") == 0
+    assert records(tmp_path / "out") == [{"content": text, "id": "1", "source": "issues"}]
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["bad"] == {"missing_key": 1}
+    preprocess = tool_module("preprocess_data.py").main
+    assert preprocess(["--input", str(tmp_path / "out" / "data"), "--output-prefix", str(tmp_path / "tok"),
+                       "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", str(sc2_tokenizer_dir),
+                       "--workers", "1"]) == 0
+    tokens = np.fromfile(tmp_path / "tok_content_document.bin", dtype=np.uint16).tolist()
+    ids = [sc2_tokenizer.token_id(name) for name in ("<issue_start>", "<issue_comment>", "<issue_closed>")]
+    assert [t for t in tokens if t in sc2_tokenizer.special_ids] == ids
+    assert tokens == sc2_tokenizer.encode(text)
+    manifest = json.loads((tmp_path / "tok_content_document.manifest.json").read_text())
+    assert list(manifest["by_source"]) == ["issues"]
