@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import logging
 import os
@@ -22,13 +23,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
 
-from s3_server import NO_CREDENTIALS, S3Server, blob
+
+def s3_server():
+    """The tests' local S3 server (tests/s3_server.py), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("s3_server", REPO / "tests" / "s3_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--size", type=int, default=4000, help="bytes of text per object (The Stack v2: ~4 KB median)")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -37,6 +43,8 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    server = s3_server()
+    NO_CREDENTIALS, S3Server, blob = server.NO_CREDENTIALS, server.S3Server, server.blob
     line = "    result = compute(value, options)  # a line of code\n"
     text = (line * (args.size // len(line) + 1))[: args.size]
     with tempfile.TemporaryDirectory() as work, S3Server() as s3:
