@@ -17,14 +17,6 @@ from megatron_sc2.training.arguments import parse_args
 from megatron_sc2.training.launch_checks import GIB
 
 
-@pytest.fixture
-def base(tmp_path):
-    tokenizer = tmp_path / "tokenizer.json"
-    tokenizer.write_text("{}")
-    return ["--model", "sc2-tiny", "--data-path", str(tmp_path / "data"), "--tokenizer-model", str(tokenizer),
-            "--seq-length", "64", "--global-batch-size", "4", "--train-iters", "10"]
-
-
 def problems(argv, world_size=1, ranks_here=None) -> list[str]:
     with pytest.raises(SystemExit) as error:
         parse_args(argv, world_size=world_size, ranks_here=ranks_here)

@@ -27,14 +27,6 @@ FLAG_PROBLEMS = [
 MACHINE_PROBLEMS = [] if transformer_engine_available() else [SEQUENCE_PARALLEL_NEEDS_TE]
 
 
-@pytest.fixture
-def base(tmp_path):
-    tokenizer = tmp_path / "tokenizer.json"
-    tokenizer.write_text("{}")
-    return ["--model", "sc2-tiny", "--data-path", str(tmp_path / "data"), "--tokenizer-model", str(tokenizer),
-            "--seq-length", "64", "--global-batch-size", "4", "--train-iters", "10"]
-
-
 def problems(argv, world_size=1) -> list[str]:
     """What a launch of `world_size` ranks on this machine is refused for."""
     with pytest.raises(SystemExit) as error:

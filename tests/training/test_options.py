@@ -10,14 +10,6 @@ from megatron_sc2.training.options import OPTIONS, SECTIONS
 from megatron_sc2.training.stages import STAGE_KEYS
 
 
-@pytest.fixture
-def base(tmp_path):
-    tokenizer = tmp_path / "tokenizer.json"
-    tokenizer.write_text("{}")
-    return ["--model", "sc2-tiny", "--data-path", str(tmp_path / "data"), "--tokenizer-model", str(tokenizer),
-            "--seq-length", "64", "--global-batch-size", "4", "--train-iters", "10"]
-
-
 def test_each_field_is_named_as_its_flag_and_its_yaml_key():
     assert [o.name for o in OPTIONS if o.flag.lstrip("-").replace("-", "_") != o.name] == []
     assert len({o.name for o in OPTIONS}) == len(OPTIONS)
