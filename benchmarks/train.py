@@ -68,6 +68,7 @@ class OurLoop:
 
     def __init__(self, run):
         from megatron_sc2.data.tokenizer import load_tokenizer
+        from megatron_sc2.data.tokenizer_record import tokenizer_record
         from megatron_sc2.runtime.watchdog import ProgressWatchdog
         from megatron_sc2.training.exit_signals import ExitSignals
         from megatron_sc2.training.metrics import MetricsLogger
@@ -78,7 +79,7 @@ class OurLoop:
         self.parts = build_stage(run, run.stages[0], tokenizer, 1)
         self.state = TrainState(stage_name=run.stages[0].name)
         self.metrics, self.signals, self.saver = MetricsLogger(None, None, None, None, True), ExitSignals(None), \
-            CheckpointSaver(run)
+            CheckpointSaver(run, tokenizer_record(tokenizer))
         self.watchdog = ProgressWatchdog(run.parallel_options.distributed_timeout_minutes)
 
     def __call__(self, n: int) -> None:

@@ -42,6 +42,7 @@ class ProgressWatchdog:
         self._step, self._label, self._started, self._armed, self._beats = 0, "", time.monotonic(), False, 0
         self._lock = threading.Lock()  # one store request at a time from this process
         self._done = threading.Event()
+        self._beat()  # at once: a rank lost within its first interval is named, not "never reported"
         self._thread = threading.Thread(target=self._watch, name="megatron_sc2-watchdog", daemon=True)
         self._thread.start()
 
