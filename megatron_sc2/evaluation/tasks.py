@@ -49,6 +49,10 @@ class Problem:
     data: dict = field(default_factory=dict, compare=False)  # what the task needs to check a completion
 
 
+class Solution(str):
+    """A whole program read from --completions (EvalPlus's `solution` field), not a continuation of the prompt."""
+
+
 def stop_at(text: str, stops: tuple[str, ...]) -> str:
     """`text` up to the earliest stop sequence (bigcode-evaluation-harness's `_stop_at_stop_sequence`)."""
     cut = min((i for i in (text.find(s) for s in stops) if i != -1), default=len(text))
@@ -62,6 +66,7 @@ class Task:
     name: str
     language: str = "python"
     exact_match: bool = False  # also report whether the stripped completion equals the reference
+    checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
 
     @classmethod
     def make(cls, name: str, data_dir: Path | None) -> Task:
@@ -174,7 +179,7 @@ def sha256(path: Path) -> str:
 
 
 def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> list[dict]:
-    """The JSONL records of data_dir/name, after its sha256 matched the manifest."""
+    """The JSONL records of data_dir/name (gzipped if it ends in .gz), after its sha256 matched the manifest."""
     path = Path(data_dir) / name
     if not path.is_file():
         raise ValueError(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)")
@@ -185,7 +190,7 @@ def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> li
     actual = sha256(path)
     if actual != expected:
         raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {expected}: not the expected file")
-    with open(path, encoding="utf-8") as f:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -236,6 +241,9 @@ class MultiPLE(Task):
 
 # ---- the registry ------------------------------------------------------------------------------
 
+# The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
+
 PERPLEXITY = "perplexity"
 TASKS: dict[str, type[Task] | None] = {
     "humaneval": HumanEval,
@@ -244,6 +252,8 @@ TASKS: dict[str, type[Task] | None] = {
     PERPLEXITY: None,
     "mbpp": MBPP,
     "multiple-LANG": MultiPLE,  # LANG: any MultiPL-E language whose file --data-dir holds
+    "humaneval-plus": HumanEvalPlus,
+    "mbpp-plus": MbppPlus,
 }
 
 

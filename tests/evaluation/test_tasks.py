@@ -92,7 +92,8 @@ def test_bad_input_is_one_clear_line(tmp_path):
     result = evaluate(tmp_path, "--completions", bad, "--tasks", "humaneval")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        f"evaluate: error: --completions {bad}:1: expected a JSON object with task_id and completion")
+        f"evaluate: error: --completions {bad}:1: expected a JSON object with task_id and completion "
+        "(or EvalPlus's solution)")
     good = tmp_path / "good.jsonl"
     good.write_text('{"task_id": "HumanEval/0", "completion": ""}\n')
     result = evaluate(tmp_path, "--completions", good, "--tasks", "nope")
