@@ -9,7 +9,7 @@ bigcode-evaluation-harness (the harness the paper used) vendors them in
 for `rdmd` (D), `mcs` for Roslyn's `csc` (C#), and Java's run adds the javatuples jar to the class path
 as nuprl/MultiPL-E's current `eval_java.py` does.
 
-Each program runs as one sandboxed shell script (`driver`): the compile step (if any), its output kept
+Each program runs as one sandboxed bash script (`driver`): the compile step (if any), its output kept
 in a file and shown only when it fails, then the run, each under `timeout` with MultiPL-E's limit. The
 script reports each step's exit status on file descriptor 3, a file outside the sandbox that the program
 never holds (it is closed for every step), so a program cannot pose as having compiled or run to its end.
@@ -101,8 +101,8 @@ class Language:
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {"PATH": SYSTEM_PATH, **self.env}.items())
         lines = ['eval "exec 3>&$1 $1>&-"', f"export {env}"]
         if self.compile:
-            lines += [f"timeout -k 1 {self.compile_timeout_s:g} {shlex.join(self.compile)} >compile.out 2>&1 "
-                      "</dev/null 3>&-",
+            lines += [(f"timeout -k 1 {self.compile_timeout_s:g} {shlex.join(self.compile)} >compile.out 2>&1 "
+                       "</dev/null 3>&-"),
                       's=$?; if [ $s -ne 0 ]; then cat compile.out >&2; echo "compile $s" >&3; exit 1; fi',
                       "rm -f compile.out"]
         lines += [f"timeout -k 1 {self.run_timeout_s:g} {shlex.join(self.run)} </dev/null 3>&-",
@@ -115,7 +115,7 @@ class Language:
         if "compile" in steps:
             return False, "compile timeout" if int(steps["compile"]) in TIMED_OUT else "compile error"
         if "run" not in steps:
-            return False, "timeout"
+            return False, "ended before its run did"
         status = int(steps["run"])
         if status in TIMED_OUT:
             return False, "timeout"

@@ -299,7 +299,7 @@ class Sandbox:
         if language == "python":
             return self.python(source)
         lang = LANGUAGES[language]
-        return ["/bin/sh", DRIVER], {lang.file: source, DRIVER: lang.driver()}, lang
+        return ["/bin/bash", DRIVER], {lang.file: source, DRIVER: lang.driver()}, lang
 
     def _sandbox_uid_can_run(self, path: str) -> bool:
         try:
@@ -403,16 +403,18 @@ class Sandbox:
         return Outcome(False, _error_kind(returncode, tail), tail, seconds)
 
     def _prlimit(self, language: Language | None) -> list[str]:
+        """The limits, raised where a language's toolchain needs more (languages.py)."""
         limits = self.limits
-        need = language or Language("python", "Python", "", (), 0, "")
-        processes = max(limits.processes, need.processes)
+        processes, open_files, memory_mb, seconds = limits.processes, limits.open_files, limits.memory_mb, \
+            limits.timeout_s
+        if language is not None:
+            processes, open_files = max(processes, language.processes), max(open_files, language.open_files)
+            memory_mb, seconds = max(memory_mb, language.memory_mb), language.seconds
         if not self.as_root:
             processes += _count_processes(os.geteuid())
-        seconds = limits.timeout_s if language is None else language.seconds
         return [
-            "prlimit", f"--as={max(limits.memory_mb, need.memory_mb) * 2**20}", f"--cpu={int(seconds) + 1}",
-            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={max(limits.open_files, need.open_files)}",
-            f"--nproc={processes}", "--core=0",
+            "prlimit", f"--as={memory_mb * 2**20}", f"--cpu={int(seconds) + 1}",
+            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={open_files}", f"--nproc={processes}", "--core=0",
         ]
 
 
