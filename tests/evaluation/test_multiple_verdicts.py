@@ -95,8 +95,12 @@ def test_our_verdict_is_multiples(quick_outcomes, language, case):
 def test_a_program_that_never_ends_is_a_timeout_as_in_multiple(sandbox):
     languages = [language for language in RECORDS if toolchain_missing(language) is None]
     outcomes = sandbox.run_many([sandbox.program(language, program(language, "timeout")) for language in languages])
+    assert not any(o.passed for o in outcomes)
     got = {language: category(o.passed, o.error) for language, o in zip(languages, outcomes)}
-    assert got == {language: reference_category(language, EXPECTED[language]["timeout"]) for language in languages}
+    # eval_php.py has no timeout branch: MultiPL-E calls PHP's timeouts Exception, we call them timeout
+    expected = {language: "Timeout" if language == "php" else reference_category(language, EXPECTED[language][
+        "timeout"]) for language in languages}
+    assert got == expected and EXPECTED.get("php", {}).get("timeout") in (None, "Exception")
 
 
 def test_every_language_of_the_paper_has_a_runner_and_a_missing_toolchain_is_named():
@@ -146,7 +150,7 @@ def test_reference_evaluators_agree(tmp_path, monkeypatch):
 
     jobs = [(language, case) for language in RECORDS if toolchain_missing(language) is None
             for case in RECORDS[language]["completions"]]
-    with ThreadPoolExecutor(16) as pool:
+    with ThreadPoolExecutor(os.cpu_count()) as pool:  # its limits are wall-clock
         statuses = list(pool.map(lambda job: eval_string_script(REFERENCE_KEYS.get(job[0], job[0]),
                                                                 program(*job))["status"], jobs))
     got = {job: status for job, status in zip(jobs, statuses)}
