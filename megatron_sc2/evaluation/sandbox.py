@@ -57,6 +57,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from megatron_sc2.evaluation.languages import LANGUAGES, Language
+
 BUBBLEWRAP, UNSHARE, RLIMITS = "bubblewrap", "unshare", "rlimits"
 UNSHARE_ARGS = ["--net", "--pid", "--ipc", "--uts", "--mount-proc", "--fork", "--kill-child"]
 # Run under unshare, in its new mount namespace: fresh tmpfs over the host's world-writable folders, the
@@ -68,9 +70,6 @@ PRIVATE_TMP = (
     "mount -t tmpfs -o size={size},mode=1777 sandbox $d; fi; done; "
     "mount -t tmpfs -o size={size},mode=1777 sandbox /tmp; cp -a . /tmp; cd /tmp; exec \"$@\""
 )
-# MultiPL-E language -> (interpreter, file suffix); each runs only where its interpreter is installed.
-LANGUAGES = {"js": ("node", ".js"), "sh": ("bash", ".sh"), "lua": ("lua", ".lua"), "rb": ("ruby", ".rb"),
-             "pl": ("perl", ".pl"), "php": ("php", ".php"), "r": ("Rscript", ".r")}
 SANDBOX_UID_BASE = 61000  # as root, programs run as uids from here on; unused by real accounts
 SANDBOX_UIDS = 1024  # how many, for all the evaluations running on one machine
 UID_LOCKS = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp", "megatron_sc2-sandbox-uids")  # one per machine
@@ -96,6 +95,7 @@ UNAVAILABLE = {
                 "(apt-get install bubblewrap; unprivileged users need user namespaces)",
     UNSHARE: "--sandbox unshare: needs root and util-linux unshare with network and PID namespaces",
 }
+DRIVER = "run.sh"  # compiles and runs a program in another language than Python: see languages.py
 RUNNER = "checked_run.py"  # runs main.py, then writes the token from stdin: see the module docstring
 RUNNER_SOURCE = """\
 import ctypes
@@ -207,7 +207,7 @@ def _namespaces() -> list[str]:
 
 
 def _bwrap_mounts() -> list[str]:
-    mounts = []
+    mounts = ["--perms", "0755", "--dir", "/etc"]  # else bwrap makes it 0700: the sandbox uid could not enter it
     for folder in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc/alternatives"):
         if os.path.islink(folder):
             mounts += ["--symlink", os.readlink(folder), folder]
@@ -225,13 +225,7 @@ def toolchain_missing(language: str) -> str | None:
         return None
     if language not in LANGUAGES:
         return f"no runner for language {language!r} (known: python, {', '.join(sorted(LANGUAGES))})"
-    tool = LANGUAGES[language][0]
-    found = shutil.which(tool)
-    if found is None:
-        return f"{tool} is not installed"
-    if not os.path.realpath(found).startswith(("/usr/", "/bin/")):
-        return f"{tool} is at {found}, outside /usr where the sandbox can see it"
-    return None
+    return LANGUAGES[language].missing()
 
 
 def _check_unused(uid: int) -> None:
@@ -299,12 +293,13 @@ class Sandbox:
         """The command and files that run `source` as a Python program, under the runner that says it ended."""
         return [self._interpreter, "-I", RUNNER, "main.py"], {RUNNER: RUNNER_SOURCE, "main.py": source}
 
-    def program(self, language: str, source: str) -> tuple[list[str], dict[str, str]]:
-        """The command and files that run `source` in `language` (a key of LANGUAGES)."""
+    def program(self, language: str, source: str) -> tuple:
+        """The command, files (and Language, to judge its run) that run `source` in `language` (python or
+        a key of LANGUAGES): a shell script compiles and runs it as MultiPL-E does (languages.py)."""
         if language == "python":
             return self.python(source)
-        tool, suffix = LANGUAGES[language]
-        return [shutil.which(tool), f"main{suffix}"], {f"main{suffix}": source}
+        lang = LANGUAGES[language]
+        return ["/bin/bash", DRIVER], {lang.file: source, DRIVER: lang.driver()}, lang
 
     def _sandbox_uid_can_run(self, path: str) -> bool:
         try:
@@ -314,11 +309,11 @@ class Sandbox:
             return False
         return result.returncode == 0
 
-    def run(self, command: Sequence[str], files: dict[str, str]) -> Outcome:
+    def run(self, command: Sequence[str], files: dict[str, str], language: Language | None = None) -> Outcome:
         slot = self._slots.get()
         try:
             with tempfile.TemporaryDirectory(prefix="sc2-eval-") as folder:
-                return self._run(slot, list(command), files, Path(folder))
+                return self._run(slot, list(command), files, Path(folder), language)
         finally:
             self._slots.put(slot)
 
@@ -335,7 +330,8 @@ class Sandbox:
         with ThreadPoolExecutor(self.workers) as pool:
             return list(pool.map(one, jobs))
 
-    def _run(self, uid: int, command: list[str], files: dict[str, str], folder: Path) -> Outcome:
+    def _run(self, uid: int, command: list[str], files: dict[str, str], folder: Path,
+             language: Language | None) -> Outcome:
         work = folder / "work"
         work.mkdir()
         for name, text in files.items():
@@ -344,6 +340,16 @@ class Sandbox:
             folder.chmod(0o711)  # the sandbox uid passes through to its own folder, sees nothing else
             for path in (work, *work.iterdir()):
                 os.chown(path, uid, uid)
+        steps = os.open(folder / "steps", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            return self._start(uid, command, files, folder, work, language, steps)
+        finally:
+            os.close(steps)
+
+    def _start(self, uid: int, command: list[str], files: dict[str, str], folder: Path, work: Path,
+               language: Language | None, steps: int) -> Outcome:
+        if language is not None:  # the driver script's argument: the descriptor it reports its steps on
+            command = [*command, str(steps)]
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if self.as_root else []
         popen_user = {}
         if self.isolation == BUBBLEWRAP:
@@ -351,20 +357,23 @@ class Sandbox:
             size = ["--perms", "1777", "--size", str(self.limits.tmpfs_mb * 2**20)]
             mounts = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", inside]
             mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
+            mounts += [arg for path in (language.folders if language else ()) if os.path.exists(path)
+                       for arg in ("--ro-bind", path, path)]
             command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
         elif self.isolation == UNSHARE:
             command = _unshare(self.limits.tmpfs_mb, [*drop, *command])
         elif self.as_root:
             popen_user = {"user": uid, "group": uid, "extra_groups": []}
-        command = [*self._prlimit(), "--", *command]
+        command = [*self._prlimit(language), "--", *command]
         checked = RUNNER in files  # a Python program: it passes only if the runner wrote the token at its end
         token = secrets.token_hex(16)
-        log = folder / "output"
+        logs = {name: folder / name for name in ("stdout", "stderr", "steps")}
+        timeout = self.limits.timeout_s if language is None else language.seconds + 5
         start = time.monotonic()
-        with open(log, "wb") as output:
+        with open(logs["stdout"], "wb") as stdout, open(logs["stderr"], "wb") as stderr:
             process = subprocess.Popen(command, stdin=subprocess.PIPE if checked else subprocess.DEVNULL,
-                                       stdout=output, stderr=output, env={}, cwd=work, start_new_session=True,
-                                       **popen_user)
+                                       stdout=stdout, stderr=stderr, env={}, cwd=work, start_new_session=True,
+                                       pass_fds=(steps,) if language else (), **popen_user)
             if checked:
                 try:
                     process.stdin.write(token.encode())
@@ -372,7 +381,7 @@ class Sandbox:
                 except OSError:  # the program is already gone
                     pass
             try:
-                returncode = process.wait(timeout=self.limits.timeout_s)
+                returncode = process.wait(timeout=timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True
@@ -381,27 +390,38 @@ class Sandbox:
         if self.as_root:
             _kill_uid(uid)
         seconds = time.monotonic() - start
-        with open(log, "rb") as f:
-            f.seek(max(0, log.stat().st_size - OUTPUT_TAIL))
-            tail = f.read().decode("utf-8", "replace")
-        ended = not checked or token in tail
-        tail = tail.replace("\n" + token, "")
+        out, err = _tail(logs["stdout"]), _tail(logs["stderr"])
+        ended = not checked or token in out
+        tail = (out.replace("\n" + token, "") + err)[-OUTPUT_TAIL:]
+        if language is not None:
+            passed, error = language.judge(logs["steps"].read_text("utf-8", "replace"), out, err)
+            return Outcome(passed and not timed_out, "timeout" if timed_out else error, tail, seconds)
         if timed_out:
             return Outcome(False, "timeout", tail, seconds)
         if returncode == 0 and ended:
             return Outcome(True, None, tail, seconds)
         return Outcome(False, _error_kind(returncode, tail), tail, seconds)
 
-    def _prlimit(self) -> list[str]:
+    def _prlimit(self, language: Language | None) -> list[str]:
+        """The limits, raised where a language's toolchain needs more (languages.py)."""
         limits = self.limits
-        processes = limits.processes
+        processes, open_files, memory_mb, seconds = limits.processes, limits.open_files, limits.memory_mb, \
+            limits.timeout_s
+        if language is not None:
+            processes, open_files = max(processes, language.processes), max(open_files, language.open_files)
+            memory_mb, seconds = max(memory_mb, language.memory_mb), language.seconds
         if not self.as_root:
             processes += _count_processes(os.geteuid())
         return [
-            "prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={int(limits.timeout_s) + 1}",
-            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={limits.open_files}", f"--nproc={processes}",
-            "--core=0",
+            "prlimit", f"--as={memory_mb * 2**20}", f"--cpu={int(seconds) + 1}",
+            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={open_files}", f"--nproc={processes}", "--core=0",
         ]
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - OUTPUT_TAIL))
+        return f.read().decode("utf-8", "replace")
 
 
 def _claim_uids(count: int) -> tuple[list[int], list]:

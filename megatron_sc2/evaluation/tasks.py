@@ -61,7 +61,7 @@ def stop_at(text: str, stops: tuple[str, ...]) -> str:
 
 class Task:
     """A benchmark: `problems()` to prompt with, `program()` to run a completion's tests.
-    `language` names the toolchain the programs need (see sandbox.LANGUAGES)."""
+    `language` names the toolchain the programs need (see languages.LANGUAGES)."""
 
     name: str
     language: str = "python"

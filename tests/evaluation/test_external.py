@@ -59,8 +59,9 @@ def test_a_changed_or_unlisted_file_is_refused(data_dir):
 def test_a_missing_toolchain_is_named_not_scored():
     assert toolchain_missing("python") is None
     assert "no runner" in toolchain_missing("cobol")
-    if shutil.which("lua") is None:
-        assert toolchain_missing("lua") == "lua is not installed"
+    if shutil.which("swiftc", path="/usr/bin:/bin") is None:
+        assert toolchain_missing("swift") == "toolchain missing: swiftc (apt-get install swiftlang (not in Debian 12: " \
+                                             "swift.org's tarball))"
 
 
 @pytest.mark.skipif(toolchain_missing("sh") is not None, reason="bash is not installed")
