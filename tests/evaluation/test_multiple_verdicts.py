@@ -27,7 +27,7 @@ DATA = Path(__file__).parent / "data"
 RECORDS = {r["language"]: r for r in map(json.loads, (DATA / "multiple_humaneval_0.jsonl").read_text().splitlines())}
 EXPECTED = json.loads((DATA / "multiple_verdicts.json").read_text())
 QUICK = ("right", "wrong", "compile_error")
-HARNESS = Path(os.environ.get("SC2_BIGCODE_HARNESS", "/work/.mirror/bigcode-project+bigcode-evaluation-harness/repo"))
+HARNESS = Path(os.environ.get("SC2_BIGCODE_HARNESS", "/nonexistent"))  # a bigcode-evaluation-harness checkout
 HARNESS_COMMIT = "8fc5bae6"
 # MultiPL-E's evaluator keys where they differ from the task's language
 REFERENCE_KEYS = {"go": "go_test.go"}

@@ -23,7 +23,9 @@ sys.path.insert(0, str(HERE))
 
 from notebook_planted import KAGGLE, NOTEBOOKS
 
-MIRRORS = Path("/work/.mirror")
+# Git checkouts of the reference repositories, as `OWNER+NAME/repo` below this folder (CI has none: the stored
+# outputs stand in for them).
+MIRRORS = Path(os.environ.get("SC2_REFERENCE_MIRRORS", "/nonexistent"))
 STACK_V2 = ("bigcode-project+the-stack-v2", "9172041")
 BIGCODE_DATASET = ("bigcode-project+bigcode-dataset", "bebec92")
 OUTPUTS = HERE / "notebook_reference_outputs.json"

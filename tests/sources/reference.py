@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from pathlib import Path
 
 REFERENCE_COMMIT = "9172041"  # bigcode-project/the-stack-v2 "Update README.md"
 ISSUES_COMMIT = "bebec92"  # bigcode-project/bigcode-dataset "Add files via upload"
-MIRRORS = Path("/work/.mirror")
+# Git checkouts of the reference repositories, as `OWNER+NAME/repo` below this folder (CI has none: the stored
+# outputs stand in for them).
+MIRRORS = Path(os.environ.get("SC2_REFERENCE_MIRRORS", "/nonexistent"))
 STACK_V2 = MIRRORS / "bigcode-project+the-stack-v2" / "repo"
 BIGCODE_DATASET = MIRRORS / "bigcode-project+bigcode-dataset" / "repo"
 

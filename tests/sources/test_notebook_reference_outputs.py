@@ -8,7 +8,7 @@ import pytest
 from sources import notebook_reference as reference
 
 
-@pytest.mark.skipif(not reference.available(), reason="the reference mirrors under /work/.mirror (or BeautifulSoup) are absent, as in CI: "
+@pytest.mark.skipif(not reference.available(), reason="the reference checkouts (SC2_REFERENCE_MIRRORS) or BeautifulSoup are absent, as in CI: "
                     "the stored notebook_reference_outputs.json stands in for them")
 def test_stored_outputs_are_the_reference_run_now():
     assert reference.reference_outputs() == json.loads(reference.OUTPUTS.read_text())
