@@ -227,6 +227,13 @@ def no_space_left(error: BaseException) -> bool:
     return any(text in str(error) for text in NO_SPACE)
 
 
+def out_of_space(path: Path) -> bool:
+    """Whether the file system holding `path` has (next to) nothing left: what a failed write says when the
+    writer's error names no cause (megatron-core 0.19's save workers report only "Worker failure")."""
+    existing = next(p for p in (Path(path), *Path(path).absolute().parents) if p.exists())
+    return shutil.disk_usage(existing).free < 1 << 20
+
+
 def write_failure(error: BaseException, output: Path) -> str | None:
     """One line for an `output` the file system would not take (full disk, read-only, a file where a
     folder goes), from `error` or what caused it; None when the error is of another kind."""

@@ -104,14 +104,16 @@ def write_marker(root: Path, iteration: int) -> None:
 
 # How a full disk (or quota) shows in a failed save: OSError's text, each rank's in megatron-core's
 # CheckpointException, and PyTorch's zip writer's short write ("unexpected pos 704 vs 598").
-def failed_save_message(root: str | Path, iteration: int, error: BaseException) -> str:
+def failed_save_message(root: str | Path, iteration: int, error: BaseException, *, full: bool) -> str:
     """What a save that failed (each rank's failures, in megatron-core's CheckpointException) left:
-    nothing published, and the checkpoints before it."""
-    if publish.no_space_left(error):
+    nothing published, and the checkpoints before it. `full`: its disk had no space left."""
+    if full:
         cause, advice = "no space left on its disk (full, or over quota)", "free space there (or --save elsewhere)"
     else:
         failures = getattr(error, "failures", None)
         first = next(iter(failures.values()), None) if failures else (None if failures is not None else error)
+        if isinstance(first, tuple):  # (exception, traceback), as torch's checkpoint reports a rank's failure
+            first = first[0]
         cause, advice = (f"{type(first).__name__}: {first}" if first else "on another rank"), "see the log above"
     kept = latest_iteration(root)
     return (f"saving checkpoint iteration {iteration} to --save {root} failed, {cause}: nothing was published; "

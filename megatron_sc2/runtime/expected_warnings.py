@@ -6,8 +6,10 @@ falling back to torch" notices (its optimizers, norms, multi-tensor ops) and its
 CUDA_DEVICE_MAX_CONNECTIONS advice describe the CPU plan, which `cpu_backend.activate()` states
 once instead. On a GPU those stay: there a missing kernel is worth a warning.
 
-On any device, megatron-core 0.16 warns about its own default `cuda_graph_scope` ("full"), which
-this stack never sets, and calls torch functions that torch marks deprecated (the checkpoint
+On any device, megatron-core warns about its own default `cuda_graph_scope` ("full"), which this
+stack never sets, and (0.19) about an experimental multimodal config it defines on import and, through
+torch's loader, about reading a checkpoint's common state in one process; it calls
+torch functions that torch marks deprecated (the checkpoint
 loader's `load_state_dict`, the distributed optimizer's collectives); its distributed optimizer reads
 `.grad` of its parameter shards, which are views, and torch warns about that. On a CPU that last
 warning is raised inside the CPU backend's torch function mode, so it is attributed to it.
@@ -28,7 +30,12 @@ ON_CPU = (
      MCORE),
 )
 ALWAYS = (
-    (UserWarning, r"full scope is deprecated\. Use empty cuda_graph_scope", MCORE),
+    (UserWarning, r"full scope is deprecated\. Use empty cuda_graph_(scope|modules)", MCORE),  # 0.16 | 0.19
+    (UserWarning, r"MimoModelConfig is experimental", MCORE),  # 0.19, on importing megatron.core.models
+    # 0.19 reads a checkpoint's common state through torch's loader in one process, positionally
+    (UserWarning, r"torch\.distributed is disabled, unavailable or uninitialized, assuming the intent is to load",
+     r"torch\.distributed\.checkpoint\."),
+    (UserWarning, r"The argument order of load has been changed", r"torch\.distributed\.checkpoint\."),
     (FutureWarning, r"`load_state_dict` is deprecated and will be removed", r"megatron\.core\.dist_checkpointing\."),
     (FutureWarning, r"`torch\.distributed\.(reduce_scatter_tensor|all_gather_into_tensor)` is deprecated",
      r"torch\.distributed\."),

@@ -140,11 +140,12 @@ def save(root: str | Path, iteration: int, model: list, optimizer, *, common: di
         if async_queue is None:
             finalize()
     except (Exception, CheckpointException) as error:  # CheckpointException, each rank's failures, is a BaseException
-        if not (isinstance(error, CheckpointException) or publish.no_space_left(error)):
+        full = publish.no_space_left(error) or publish.out_of_space(partial)  # before the partial save goes
+        if not (isinstance(error, CheckpointException) or full):
             raise
         if rank == 0:
             shutil.rmtree(partial, ignore_errors=True)
-        raise CheckpointError(layout.failed_save_message(root, iteration, error)) from None
+        raise CheckpointError(layout.failed_save_message(root, iteration, error, full=full)) from None
     if async_queue is not None:
         request.add_finalize_fn(finalize)
         async_queue.schedule_async_request(request)
