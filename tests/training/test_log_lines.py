@@ -18,6 +18,8 @@ from pretrain_runs import SCHEDULE, base_args, pretrain, start_pretrain
 
 from megatron_sc2.config import ModelConfig
 
+pytestmark = pytest.mark.slow  # about 25 s: two real runs, one through torchrun with cold interpreters
+
 STEPS = ["--seq-length", "64", "--global-batch-size", "4", "--train-iters", "4", *SCHEDULE]
 
 
