@@ -9,8 +9,6 @@ write for a source: `source`, `llvm_O3` and `llvm_OZ`. The reference has no rend
 import random
 from dataclasses import dataclass
 
-from megatron_sc2.sources.notebooks import RecordFilter
-
 CODE_TO_IR, IR_TO_CODE = "<code_to_intermediate>", "<intermediate_to_code>"
 FIELDS = ("source", "llvm_O3", "llvm_OZ")
 
@@ -31,14 +29,3 @@ def render(record: dict, rng: random.Random, options: Options) -> str:
     if rng.random() < options.code_first:
         return f"{record['source']}{CODE_TO_IR}{ir}"
     return f"{ir}{IR_TO_CODE}{record['source']}"
-
-
-class IRFilter(RecordFilter):
-    """Keeps records that hold a source and both of its IRs."""
-
-    name = "🔧 LLVM IR"
-    options_class = Options
-    removal_reason = staticmethod(removal_reason)
-
-    def __init__(self, options=None, text_key: str = "source", exclusion_writer=None):
-        super().__init__(options, text_key, exclusion_writer)

@@ -16,8 +16,6 @@ import jupytext
 import nbformat
 from jupytext.formats import JupytextFormatError
 
-from megatron_sc2.sources.notebooks import RecordFilter
-
 SCRIPT = "<jupyter_script>"
 
 
@@ -65,11 +63,3 @@ def removal_reason(record: dict, options: Options) -> str | None:
 def render(record: dict, rng: random.Random, options: Options) -> str:
     """The notebook in `record["content"]` (JSON) as a script; no random choices, `rng` is unused."""
     return SCRIPT + _script(record["content"])
-
-
-class JupyterScriptsFilter(RecordFilter):
-    """Keeps notebooks that convert to a script."""
-
-    name = "📜 Jupyter scripts"
-    options_class = Options
-    removal_reason = staticmethod(removal_reason)

@@ -12,7 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from megatron_sc2.sources.notebooks import RecordFilter, Unreadable, is_python, read_notebook
+from megatron_sc2.sources.notebooks import Unreadable, is_python, read_notebook
 
 START, TEXT, CODE, OUTPUT, EMPTY_OUTPUT = (
     "<jupyter_start>", "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<empty_output>",
@@ -88,11 +88,3 @@ def render(record: dict, rng: random.Random, options: Options) -> str:
         f"{TEXT}{text.strip()}{CODE}{code.strip()}{OUTPUT}{_output(output, options).strip()}"
         for text, code, output in _triplets(record["content"])
     )
-
-
-class JupyterStructuredFilter(RecordFilter):
-    """Keeps Python notebooks with at least one text-code pair."""
-
-    name = "📓 Jupyter structured"
-    options_class = Options
-    removal_reason = staticmethod(removal_reason)

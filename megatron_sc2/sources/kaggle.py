@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 import black
 
-from megatron_sc2.sources.notebooks import RecordFilter
-
 START, TEXT, CODE, OUTPUT, SCRIPT = (
     "<jupyter_start>", "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<jupyter_script>",
 )  # fmt: skip
@@ -218,12 +216,3 @@ def render(record: dict, rng: random.Random, options: Options) -> str:
     if data_files and rng.random() < options.schema / options.description:
         head += "".join(_data_file(data_file) for data_file in data_files)
     return head + script
-
-
-class KaggleFilter(RecordFilter):
-    """Drops notebooks that are too large, unreadable, short (at most 100 characters of script) or do not
-    compile."""
-
-    name = "🏅 Kaggle notebooks"
-    options_class = Options
-    removal_reason = staticmethod(removal_reason)

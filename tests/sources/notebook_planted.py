@@ -150,12 +150,18 @@ IR = {
 }
 
 
-def filter_verdicts(step, records: dict[str, dict], text_key: str = "content") -> tuple[dict, dict]:
-    """Each record's fate through the datatrove filter `step` ("kept" or its reason), and the step's counters."""
+def filter_verdicts(source: str, records: dict[str, dict]) -> tuple[dict, dict]:
+    """Each record's fate through the source's filter step, as render_sources.py runs it ("kept" or its reason),
+    and the step's counters."""
     from datatrove.data import Document
 
-    documents = [Document(text=record[text_key], id=name, metadata={k: v for k, v in record.items() if k != text_key})
-                 for name, record in records.items()]
+    from megatron_sc2.sources import SOURCES
+    from megatron_sc2.sources.blocks import RecordFilter
+
+    spec = SOURCES[source]
+    (check,) = spec.filters(spec.options())
+    step = RecordFilter(check)
+    documents = [Document(text="", id=name, metadata=dict(record)) for name, record in records.items()]
     kept = {doc.id for doc in step.run(iter(documents))}
     verdicts = {doc.id: "kept" if doc.id in kept else step.filter(doc)[1] for doc in documents}
     counters = {name: int(metric.total) for name, metric in step.stats.stats.items()}

@@ -36,6 +36,6 @@ def test_render_is_reproducible_given_the_rng():
 
 
 def test_filter_drops_records_without_both_irs():
-    verdicts, counters = filter_verdicts(ir.IRFilter(), IR, text_key="source")
+    verdicts, counters = filter_verdicts("ir", IR)
     assert verdicts == {"complete": "kept", "no_size_ir": "missing_ir", "no_source": "missing_ir"}
     assert counters["dropped_missing_ir"] == 2

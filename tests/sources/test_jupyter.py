@@ -9,13 +9,9 @@ import random
 
 import jupytext
 import pytest
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.readers import JsonlReader
-from datatrove.pipeline.writers import JsonlWriter
 from sources import notebook_reference as reference
 from sources.notebook_planted import MALFORMED_NOTEBOOKS, NOTEBOOKS, filter_verdicts
 
-from megatron_sc2.curation.stats import summarize
 from megatron_sc2.sources import jupyter_scripts, jupyter_structured
 
 EXPECTED = json.loads(reference.OUTPUTS.read_text())
@@ -74,9 +70,8 @@ def test_structured_layout():
                        "not_json": "unreadable_notebook"}),
 ])  # fmt: skip
 def test_filters_name_their_reasons(module, expected):
-    step = jupyter_structured.JupyterStructuredFilter() if module is jupyter_structured \
-        else jupyter_scripts.JupyterScriptsFilter()
-    verdicts, counters = filter_verdicts(step, {name: {"content": c} for name, c in NOTEBOOKS.items()})
+    source = "jupyter-structured" if module is jupyter_structured else "jupyter-scripts"
+    verdicts, counters = filter_verdicts(source, {name: {"content": c} for name, c in NOTEBOOKS.items()})
     assert verdicts == expected
     reasons = [v for v in expected.values() if v != "kept"]
     assert counters["dropped"] == len(reasons)
@@ -84,17 +79,16 @@ def test_filters_name_their_reasons(module, expected):
 
 
 def test_removals_reach_stats_json(tmp_path):
-    """Through a datatrove pipeline, the removals are counted by reason in curation's summary."""
+    """Through the datatrove pipeline render_sources.py runs, the removals are counted by reason in stats.json."""
+    from megatron_sc2.sources.cli import main
+
     (tmp_path / "in").mkdir()
     with (tmp_path / "in" / "notebooks.jsonl").open("w") as out:
         for name, content in NOTEBOOKS.items():
             out.write(json.dumps({"id": name, "content": content}) + "\n")
-    LocalPipelineExecutor(
-        pipeline=[JsonlReader(str(tmp_path / "in"), text_key="content"), jupyter_structured.JupyterStructuredFilter(),
-                  JsonlWriter(str(tmp_path / "out"))],
-        logging_dir=str(tmp_path / "logs" / "render"), tasks=1, workers=1,
-    ).run()
-    summary = summarize(str(tmp_path / "logs"), ["render"])
+    assert main(["--source", "jupyter-structured", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+                 "--workers", "1"]) == 0
+    summary = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert summary["removed"] == {"not_python": 2, "no_text_code_pairs": 2, "unreadable_notebook": 1}
     assert summary["documents_out"] == 5
 

@@ -76,7 +76,7 @@ def test_filter_names_its_reasons():
     too_large = json.dumps(KAGGLE_CELLS["merged_code"] + [{"cell_type": "raw", "source": "x" * 5_000_001}])
     records = {name: {"content": content} for name, content in KAGGLE.items()}
     records["too_large"], records["not_json"] = {"content": too_large}, {"content": "[{"}
-    verdicts, counters = filter_verdicts(kaggle.KaggleFilter(), records)
+    verdicts, counters = filter_verdicts("kaggle", records)
     assert verdicts == {"template": "kept", "merged_code": "kept", "short": "short", "few_cells": "short",
                         "syntax_error": "syntax_error", "too_large": "too_large", "not_json": "unreadable_notebook"}
     assert counters["dropped_short"] == 2 and counters["dropped"] == 5
