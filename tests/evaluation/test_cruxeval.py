@@ -9,7 +9,9 @@ prediction CRUXEval does not run (no `f(`, or the call itself as the output), `e
 the prediction and the verdict CRUXEval's code gave at COMMIT (its `postprocess_generation` of
 `inference/tasks/*_prediction.py`, then `evaluation/utils_general.py`'s `evaluate_score` on that one
 prediction). CI compares ours with them; test_cruxevals_own_code_gives_the_stored_verdicts reruns
-CRUXEval's code from a mirror (SC2_REFERENCE_MIRRORS) and skips, saying so, without one.
+CRUXEval's code from a mirror (SC2_REFERENCE_MIRRORS) and skips, saying so, without one; with it,
+test_our_verdicts_on_a_models_published_samples_are_cruxevals also compares ours with the verdicts CRUXEval
+published for Code Llama 7B's samples (its samples/ folder).
 """
 
 import json
@@ -23,6 +25,7 @@ from evaluation.published import BASE_TASK, accepting_manifest, assert_refused_i
 
 from megatron_sc2.evaluation.cruxeval import CRUXEval
 from megatron_sc2.evaluation.sandbox import Sandbox
+from megatron_sc2.evaluation.tasks import make_task
 
 DATA = Path(__file__).parent / "data"
 STORED = json.loads((DATA / "cruxeval_verdicts.json").read_text())
@@ -132,3 +135,33 @@ def test_cruxevals_own_code_gives_the_stored_verdicts(cruxeval, tmp_path):
         [passed] = evaluate_score(([prediction], (record["code"], record["input"], record["output"]), mode))
         found.append({**case, "prediction": prediction, "passed": passed})
     assert found == CASES
+
+
+PUBLISHED = {"cruxeval-i": "input", "cruxeval-o": "output"}
+
+
+@pytest.mark.slow  # some 500 programs, a few of them running for CRUXEval's 3 s
+@pytest.mark.skipif(not (CRUXEVAL / "HEAD").exists(),
+                    reason=f"no facebookresearch/cruxeval mirror at {CRUXEVAL} (set SC2_REFERENCE_MIRRORS)")
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_our_verdicts_on_a_models_published_samples_are_cruxevals(name, tmp_path):
+    """CRUXEval's samples/ folder: Code Llama 7B's predictions (10 per problem, temperature 0.2) and the
+    verdicts its evaluator gave them, compared on the first 100 problems in its own form (a problem's
+    not-run samples left out where another passed). The release file passes the shipped manifest."""
+    mode = PUBLISHED[name]
+    write_from_git(CRUXEVAL, COMMIT, {
+        "cruxeval.jsonl": "data/cruxeval.jsonl",
+        "generations.json": f"samples/model_generations/sample_codellama-7b_temp0.2_{mode}/generations.json",
+        "scored.json": f"samples/evaluation_results/sample_scored_codellama-7b_temp0.2_{mode}.json"}, tmp_path)
+    task = make_task(name, tmp_path)
+    problems = task.problems()[:100]
+    generations = json.loads((tmp_path / "generations.json").read_text())
+    scored = json.loads((tmp_path / "scored.json").read_text())["raw_scored_generations"]
+    jobs = [(p, g) for p in problems for g in dict.fromkeys(generations[p.task_id])]  # each prediction once
+    sandbox = Sandbox(workers=os.cpu_count())
+    outcomes = sandbox.run_many([sandbox.program("python", task.program(p, g)) for p, g in jobs])
+    verdict = {(p.task_id, g): o.passed for (p, g), o in zip(jobs, outcomes)}
+    for p in problems:
+        run = [verdict[p.task_id, g] for g in generations[p.task_id] if task.not_run(p.data, g) is None]
+        assert (run if True in run else [False] * len(generations[p.task_id])) == scored[p.task_id], p.task_id
+    assert 0 < sum(verdict.values()) < len(verdict)
