@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["megatron_sc2", "megatron_sc2.*"]),
-    package_data={"megatron_sc2.evaluation": ["manifest.json"]},
+    package_data={"megatron_sc2.evaluation": ["manifest.json", "gsm8k_few_shot_prompts.json"]},
     # torch is not listed: install it first, pinned to the build for your machine (README), so
     # pip never swaps a CPU or site-specific torch for a multi-GB CUDA wheel.
     install_requires=[

@@ -178,8 +178,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> list[dict]:
-    """The JSONL records of data_dir/name (gzipped if it ends in .gz), after its sha256 matched the manifest."""
+def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
+                     fields: tuple[str, ...] = ()) -> list[dict]:
+    """The JSONL records of data_dir/name (gzipped if it ends in .gz), after its sha256 matched the manifest;
+    each must hold `fields`."""
     path = Path(data_dir) / name
     if not path.is_file():
         raise ValueError(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)")
@@ -191,13 +193,32 @@ def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> li
     if actual != expected:
         raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {expected}: not the expected file")
     with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        records = [json.loads(line) for line in f if line.strip()]
+    for number, record in enumerate(records, 1):
+        if missing := [field for field in fields if field not in record]:
+            raise ValueError(f"{path}: record {number} has no {', '.join(missing)}: each record needs "
+                             f"{', '.join(fields)}")
+    return records
 
 
 def _needs_data_dir(name: str, data_dir: Path | None) -> Path:
     if data_dir is None:
         raise ValueError(f"--tasks {name} reads its file from --data-dir DIR (nothing is downloaded)")
     return data_dir
+
+
+class FileTask(Task):
+    """A task whose records are one file of --data-dir, checked against the manifest; each record holds `fields`."""
+
+    file: str
+    fields: tuple[str, ...] = ()
+
+    def __init__(self, data_dir: Path, manifest: Path = MANIFEST):
+        self.records = verified_records(data_dir, self.file, manifest, self.fields)
+
+    @classmethod
+    def make(cls, name: str, data_dir: Path | None) -> Task:
+        return cls(_needs_data_dir(name, data_dir))
 
 
 class MBPP(Task):
@@ -242,7 +263,9 @@ class MultiPLE(Task):
 # ---- the registry ------------------------------------------------------------------------------
 
 # The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.cruxeval import CRUXEval
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
+from megatron_sc2.evaluation.gsm8k_pal import GSM8KPAL
 
 PERPLEXITY = "perplexity"
 TASKS: dict[str, type[Task] | None] = {
@@ -254,6 +277,9 @@ TASKS: dict[str, type[Task] | None] = {
     "multiple-LANG": MultiPLE,  # LANG: any MultiPL-E language whose file --data-dir holds
     "humaneval-plus": HumanEvalPlus,
     "mbpp-plus": MbppPlus,
+    "cruxeval-i": CRUXEval,
+    "cruxeval-o": CRUXEval,
+    "gsm8k-pal": GSM8KPAL,
 }
 
 
