@@ -67,6 +67,7 @@ class Task:
     language: str = "python"
     exact_match: bool = False  # also report whether the stripped completion equals the reference
     checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
+    executes: bool = True  # False: scored by string_metrics() alone; program() is never asked for
 
     @classmethod
     def make(cls, name: str, data_dir: Path | None) -> Task:
@@ -82,6 +83,11 @@ class Task:
     def program(self, problem: Problem, completion: str) -> str:
         """The source file that runs to its end exactly when `completion` (continuing `prompt`) is right."""
         raise NotImplementedError
+
+    def string_metrics(self, problem: Problem, completion: str) -> dict[str, float]:
+        """Per-sample metrics that need no execution, each averaged over the samples into the task's metrics:
+        by default, where `exact_match` is set, whether the stripped completion equals the reference."""
+        return {"exact_match": completion.strip() == problem.reference.strip()} if self.exact_match else {}
 
     def given(self, problem: Problem, completion: str) -> tuple[str, str]:
         """A completion read from --completions: (the completion as scored, its program). By default it
@@ -178,8 +184,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> list[dict]:
-    """The JSONL records of data_dir/name (gzipped if it ends in .gz), after its sha256 matched the manifest."""
+def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
+                     fields: tuple[str, ...] = ()) -> list[dict]:
+    """The records of data_dir/name (JSONL, gzipped if it ends in .gz, or Parquet), after its sha256 matched the
+    manifest; its first record must have `fields`."""
     path = Path(data_dir) / name
     if not path.is_file():
         raise ValueError(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)")
@@ -190,8 +198,16 @@ def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST) -> li
     actual = sha256(path)
     if actual != expected:
         raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {expected}: not the expected file")
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    if path.suffix == ".parquet":
+        import pyarrow.parquet
+
+        records = pyarrow.parquet.read_table(path).to_pylist()
+    else:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    if missing := next((key for key in fields if records and key not in records[0]), None):
+        raise ValueError(f"{path}: its records have no field {missing!r}: not the expected file")
+    return records
 
 
 def _needs_data_dir(name: str, data_dir: Path | None) -> Path:
