@@ -258,7 +258,10 @@ class MultiPLE(Task):
 # ---- the registry ------------------------------------------------------------------------------
 
 # The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.crosscodeeval import CrossCodeEval
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
+from megatron_sc2.evaluation.repobench import RepoBench
+from megatron_sc2.evaluation.santacoder_fim import SantaCoderFIM
 
 PERPLEXITY = "perplexity"
 TASKS: dict[str, type[Task] | None] = {
@@ -270,6 +273,15 @@ TASKS: dict[str, type[Task] | None] = {
     "multiple-LANG": MultiPLE,  # LANG: any MultiPL-E language whose file --data-dir holds
     "humaneval-plus": HumanEvalPlus,
     "mbpp-plus": MbppPlus,
+    "repobench-python": RepoBench,
+    "repobench-java": RepoBench,
+    "crosscodeeval-python": CrossCodeEval,
+    "crosscodeeval-java": CrossCodeEval,
+    "crosscodeeval-typescript": CrossCodeEval,
+    "crosscodeeval-csharp": CrossCodeEval,
+    "fim-py": SantaCoderFIM,
+    "fim-js": SantaCoderFIM,
+    "fim-java": SantaCoderFIM,
 }
 
 
