@@ -3,8 +3,9 @@ files of its repository, in Python, Java, TypeScript and C# (`crosscodeeval-LANG
 amazon-science/cceval 25f9cab7 scores it (scripts/eval_metric.py, scripts/eval_utils.py).
 
 - Records: `crosscodeeval_data/LANGUAGE/line_completion_rg1_bm25.jsonl` of the release's
-  data/crosscodeeval_data.tar.xz (unpacked into --data-dir): the paper's "retrieval" setting, the five
-  chunks BM25 ranks highest for the last ten lines of the prompt (`crossfile_context.list`).
+  data/crosscodeeval_data.tar.xz (unpacked into --data-dir): the paper's "retrieval" setting, up to five
+  chunks of other files (`crossfile_context.list`), for each chunk BM25 ranks highest against the prompt's
+  last ten lines the one that follows it.
 - Prompt: StarCoder2's repository format, `<repo_name>REPOSITORY`, each retrieved chunk as
   `<file_sep>FILENAME\\nCHUNK`, then `<file_sep>FILE\\nPROMPT` (metadata.repository, metadata.file). The
   publisher's vllm_inference.py puts `crossfile_context.text` (the same chunks, each line commented, under
