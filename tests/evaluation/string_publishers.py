@@ -2,8 +2,8 @@
 Leolty/repobench (REPOBENCH_COMMIT), amazon-science/cceval (CCEVAL_COMMIT) and bigcode-evaluation-harness
 (HARNESS_COMMIT). Their modules import what the metrics do not need (torch, vllm, datasets, transformers, a
 tree-sitter library built with tree-sitter 0.20's API), so their definitions are taken out of the source with
-`ast`, without imports and decorators (the only decorator there is CrossCodeEval's 5 s timeout on a parse), and
-run beside fuzzywuzzy and nltk, which the metrics use. Without a mirror or those packages (as in CI) the stored
+`ast`, without imports and decorators (CrossCodeEval's 5 s timeout on a parse, the harness's abstractmethod),
+and run beside fuzzywuzzy and nltk, which the metrics use. Without a mirror or those packages (as in CI) the stored
 outputs in data/NAME_publisher.json stand in: the return values of the *_outputs functions below on
 data/NAME.json, written with json.dumps(indent=1, ensure_ascii=False).
 """
@@ -111,6 +111,7 @@ def cceval_outputs(cases: dict, folder: Path) -> dict:
     import tree_sitter_python
     from fuzzywuzzy import fuzz
     from nltk.tokenize import RegexpTokenizer
+    from tqdm import tqdm
 
     keywords = folder / "keywordlist.py"
     keywords.write_text(source(CCEVAL, CCEVAL_COMMIT, "scripts/keywords/keywordlist.py"))
@@ -130,7 +131,7 @@ def cceval_outputs(cases: dict, folder: Path) -> dict:
                                    cpu_count=lambda: 2)
     metric = definitions(source(CCEVAL, CCEVAL_COMMIT, "scripts/eval_metric.py"), {
         **utils, "json": json, "os": os, "partial": partial, "mp": serial, "Language": language_class,
-        "Parser": parser_class, "tqdm": _NoBar})
+        "Parser": parser_class, "tqdm": partial(tqdm, disable=True)})
     rows = {}
     for language in dict.fromkeys(case["language"] for case in cases["cases"]):
         run = folder / language
@@ -148,20 +149,6 @@ def cceval_outputs(cases: dict, folder: Path) -> dict:
             rows[row.pop("task_id")] = row
     return {"commit": CCEVAL_COMMIT, "prompts": [cceval_prompt(case["record"]) for case in cases["cases"]],
             "samples": [rows[case["record"]["metadata"]["task_id"]] for case in cases["cases"]]}
-
-
-class _NoBar:
-    def __init__(self, total):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self):
-        pass
 
 
 def cceval_prompt(record: dict) -> str:
