@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = p.add_argument_group("MBPP / MultiPL-E")
     ext.add_argument("--data-dir", type=Path, default=None,
-                     help="folder with the benchmarks' files (mbpp.jsonl, multiple-LANG.jsonl, ...: docs/evaluation.md), "
-                          "each checked against the sha256 manifest")
+                     help="folder with the benchmarks' files (mbpp.jsonl, multiple-LANG.jsonl, ...: "
+                          "docs/evaluation.md), each checked against the sha256 manifest")
 
     run = p.add_argument_group("following a training run (--run)")
     run.add_argument("--tokenizer-model", type=Path, default=None,
