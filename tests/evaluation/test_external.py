@@ -28,7 +28,7 @@ def data_dir(tmp_path):
 
 def test_the_shipped_manifest_is_valid_json_of_sha256_sums():
     for name, entry in json.loads(MANIFEST.read_text()).items():
-        assert name.endswith((".jsonl", ".jsonl.gz")) and len(entry["sha256"]) == 64
+        assert name.endswith((".jsonl", ".jsonl.gz", ".parquet")) and len(entry["sha256"]) == 64
 
 
 def test_mbpp_reads_a_manifest_file_and_its_oracle_passes(data_dir):
