@@ -14,7 +14,6 @@ from pathlib import Path
 from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig, EvaluationError, evaluate, make_tasks
 from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS
 from megatron_sc2.evaluation.tasks import TASKS
-from megatron_sc2.runtime import expected_warnings
 
 DESCRIPTION = """\
 Evaluate a StarCoder2 model offline, as the StarCoder2 paper does (bigcode-evaluation-harness
@@ -140,13 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    expected_warnings.hide()  # before megatron-core's imports warn
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = EvalConfig(**vars(args))
     except ConfigError as e:
         parser.error(str(e))
+    if config.completions is None:  # a model loads: torch and megatron-core are imported (scoring needs neither)
+        from megatron_sc2.runtime import expected_warnings
+
+        expected_warnings.hide()  # before megatron-core's imports warn
     try:
         make_tasks(config)
         if config.run is not None:
