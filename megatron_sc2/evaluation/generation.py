@@ -83,16 +83,21 @@ class _StepReport:
         self.report(self.rows - self.reported)
 
 
+def check_model_dir(model_dir: Path) -> None:
+    """A Hugging Face model folder with its tokenizer, or one line saying what it lacks."""
+    if not (Path(model_dir) / "config.json").is_file():
+        raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
+    if not any((Path(model_dir) / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"--model {model_dir}: no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
+                         "export with --tokenizer-model, or copy the tokenizer's files into the folder")
+
+
 class Generator:
     def __init__(self, model_dir: Path, device: str | None = None, dtype: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if not (Path(model_dir) / "config.json").is_file():
-            raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
-        if not any((Path(model_dir) / name).is_file() for name in TOKENIZER_FILES):
-            raise ValueError(f"--model {model_dir}: no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
-                             "export with --tokenizer-model, or copy the tokenizer's files into the folder")
+        check_model_dir(model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
