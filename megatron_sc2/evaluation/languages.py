@@ -154,7 +154,7 @@ LANGUAGES: dict[str, Language] = {lang.key: lang for lang in (
     _c("r", "R", "main.r", ["Rscript", "main.r"], 5, "r-base-core", folders=("/etc/R",), open_files=1024),
     _c("rb", "Ruby", "main.rb", ["ruby", "main.rb"], 5, "ruby"),
     _c("rkt", "Racket", "main.rkt", ["racket", "main.rkt"], 15, "racket",
-       verdict=_and(exit_zero, _empty_stderr), folders=("/etc/racket",)),
+       verdict=_and(exit_zero, _empty_stderr), env={"HOME": "/tmp"}, folders=("/etc/racket",)),
     _c("rs", "Rust", "main.rs", ["./main"], 5, "rustc",
        compile=("rustc", "main.rs", "-o", "main"), compile_timeout_s=15),
     _c("scala", "Scala", "main.scala", ["scala", "-cp", ".", "Problem"], 15, "scala",

@@ -1,6 +1,7 @@
 """The command line and the library under it: help, refused combinations, the task registry, an
 evaluation without argparse, and which checkpoints --run takes."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from megatron_sc2.checkpoint import complete_iterations, iteration_dir, write_marker
 from megatron_sc2.evaluation import cli
@@ -231,3 +233,30 @@ def test_more_workers_than_sandbox_uids_are_refused(tmp_path, capsys, completion
                        "--allow-code-execution", "--workers", 2000, "--output", tmp_path / "out")
     assert status == 2 and "--workers 2000: at most 1024 programs run at once (one sandbox uid each)" in err
     assert "held by other evaluations" not in err
+
+
+VLLM_MISSING = "--backend vllm: vLLM is not installed (pip install vllm, on a machine with CUDA GPUs)"
+NO_GPU = "--backend vllm runs on CUDA GPUs and this machine has none: use --backend hf"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_the_vllm_backend_without_vllm_is_one_line_before_the_model_loads(tmp_path, capsys):
+    status, err = main(capsys, "--model", tmp_path / "absent", "--backend", "vllm", "--output", tmp_path / "out")
+    assert status == 2 and err.strip().splitlines()[-1] == f"evaluate: error: {VLLM_MISSING}"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here")
+def test_the_vllm_backend_without_a_gpu_is_one_line_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    (tmp_path / "site" / "vllm").mkdir(parents=True)  # an installed package named vllm, as far as Python looks
+    (tmp_path / "site" / "vllm" / "__init__.py").write_text("raise AssertionError('vllm was imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    status, err = main(capsys, "--model", tmp_path / "absent", "--backend", "vllm", "--output", tmp_path / "out")
+    assert status == 2 and err.strip().splitlines()[-1] == f"evaluate: error: {NO_GPU}"
+
+
+def test_vllm_options_that_do_not_go_together_are_refused(tmp_path, capsys):
+    status, err = main(capsys, "--model", tmp_path, "--tensor-parallel-size", 2, "--output", tmp_path / "out")
+    assert status == 2 and "--tensor-parallel-size splits the model over GPUs under vLLM: give --backend vllm" in err
+    status, err = main(capsys, "--model", tmp_path, "--backend", "vllm", "--tasks", "humaneval,perplexity",
+                       "--perplexity-data", tmp_path, "--output", tmp_path / "out")
+    assert status == 2 and "--tasks perplexity scores through transformers: evaluate it with --backend hf" in err

@@ -2,9 +2,10 @@
 
 data/multiple_humaneval_0.jsonl holds HumanEval_0 in MultiPL-E's format (name, prompt, tests,
 stop_tokens; the compiled languages' records from nuprl/MultiPL-E prompts/humaneval-LANG-reworded.jsonl,
-their doc comments prefixed as in the released dataset) with a right, a wrong, a non-compiling and a
-never-ending completion per language. data/multiple_verdicts.json holds the status MultiPL-E's evaluators
-gave each program (bigcode-evaluation-harness 8fc5bae6, `bigcode_eval/tasks/custom_metrics/
+their doc comments prefixed as in the released dataset; Racket's from humaneval-rkt-reworded.jsonl at
+3fe78f17, Scala's from humaneval-scala-reworded.jsonl at f9b4ccd0, prefixed likewise) with a right, a wrong,
+a non-compiling and a never-ending completion per language. data/multiple_verdicts.json holds the status
+MultiPL-E's evaluators gave each program (bigcode-evaluation-harness 8fc5bae6, `bigcode_eval/tasks/custom_metrics/
 multiple_metrics`, run through `containerized_eval.eval_string_script`). The tests here compare our
 verdicts with that file wherever the toolchain is installed; test_reference_evaluators_agree reruns
 MultiPL-E's evaluators themselves when a checkout of the harness is at hand (SC2_BIGCODE_HARNESS).
@@ -55,7 +56,7 @@ def reference_category(language: str, status: str) -> str:
         else "Exception"
 
 
-SLOW_COMPILERS = {"java", "rs", "ts", "cs", "go"}  # seconds per program on two cores: in the slow lane
+SLOW_COMPILERS = {"java", "rs", "ts", "cs", "go", "scala"}  # seconds per program on two cores: in the slow lane
 
 
 def installed(cases):
