@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "rlimits, with network and file-system access, only when asked for)")
     exe.add_argument("--workers", type=_positive(int), default=None,
                      help=f"programs run at once, at most {SANDBOX_UIDS} (default: CPU count)")
-    exe.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per program (default 10)")
+    exe.add_argument("--timeout", type=_positive(float), default=10.0,
+                     help="seconds per program (default 10); a task whose publisher allows longer (EvalPlus) keeps "
+                          "its own limit")
     exe.add_argument("--memory-mb", type=_positive(int), default=2048,
                      help="address space per program (default 2048)")
 

