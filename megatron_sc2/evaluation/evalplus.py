@@ -26,7 +26,7 @@ from megatron_sc2.evaluation.tasks import (
     Problem,
     Solution,
     Task,
-    _needs_data_dir,
+    TaskData,
     verified_records,
 )
 
@@ -49,8 +49,8 @@ class EvalPlus(Task):
         self.records = verified_records(data_dir, self.file, manifest)
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), data.manifest)
 
     def problems(self) -> list[Problem]:
         problems = []
