@@ -95,6 +95,7 @@ class CRUXEval(FileTask):
     """Input prediction (the prediction is a call of f) or output prediction (it is the output's expression)."""
 
     file, fields = "cruxeval.jsonl", ("code", "input", "output", "id")
+    min_timeout_s = SECONDS + 2  # timed_exec.py ends a program a second past SECONDS, as CRUXEval; one to start
 
     def __init__(self, data_dir: Path, output: bool, manifest: Path = MANIFEST):
         super().__init__(data_dir, manifest)

@@ -37,12 +37,13 @@ PAPER = {
     ("cruxeval-i", "pass@1"): _by_size(0.327, 0.346, 0.481),  # model cards
     ("cruxeval-o", "pass@1"): _by_size(None, None, 0.471),  # secondary
     # SantaCoder's single-line FIM benchmark, exact match (Table 16, secondary; the 15B was trained with a FIM bug)
-    ("fim-python", "exact_match"): _by_size(0.591, None, 0.484),
+    ("fim-py", "exact_match"): _by_size(0.591, None, 0.484),
     ("fim-java", "exact_match"): _by_size(0.750, None, 0.605),
     ("fim-js", "exact_match"): _by_size(0.730, None, 0.547),
-    ("repobench", "edit_similarity"): _by_size(0.7119, 0.7207, 0.7408),  # RepoBench-v1.1 Python, model cards
+    ("repobench-python", "edit_similarity"): _by_size(0.7119, 0.7207, 0.7408),  # RepoBench-v1.1, model cards
 }
-FIGURES = ("exact_match", "edit_similarity", "perplexity", "bits_per_byte", "loss")  # and every pass@k
+FIGURES = ("exact_match", "edit_similarity", "identifier_exact_match", "identifier_f1",  # and every pass@k
+           "perplexity", "bits_per_byte", "loss")
 
 
 def weights_sha256(model_dir: Path) -> str | None:
@@ -109,8 +110,9 @@ def table(metrics: dict[str, dict], sections: Sequence = (), not_run: dict[str, 
     shown = [m for m in MODELS if any(isinstance(entry, tuple) and m in (entry[1] or {}) for entry in entries)]
     header = ["task", "metric", "scored on", "this model", *shown]
     lines = [header, *(_cells(entry, shown) for entry in entries)]
-    widths = [max(len(line[i]) for line in lines if isinstance(line, list) and len(line) == len(header))
-              for i in range(len(header))]  # a reason why a task did not run goes on past the columns
+    measured = [line if len(line) == len(header) else line[:2] for line in lines if isinstance(line, list)]
+    widths = [max(len(line[i]) for line in measured if i < len(line))  # a reason why a task did not run
+              for i in range(len(header))]                              # goes on past the columns
     text = [line if isinstance(line, str) else "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
             for line in lines]
     notes = [f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so the paper's "

@@ -30,12 +30,14 @@ STARCODER2 = (
              ("canitedit", "descriptive_pass@1"), ("canitedit", "lazy_pass@1"))),
     Section("Math reasoning: GSM8K (PAL)", (("gsm8k-pal", "pass@1"),)),
     Section("Code reasoning: CRUXEval", (("cruxeval-i", "pass@1"), ("cruxeval-o", "pass@1"))),
-    Section("Fill-in-the-middle (humaneval-infill: HumanEval's lines, not the paper's benchmark)",
-            (("fim-python", "exact_match"), ("fim-java", "exact_match"), ("fim-js", "exact_match"),
+    Section("Fill-in-the-middle: SantaCoder's benchmark (humaneval-infill: HumanEval's lines, not the paper's)",
+            (("fim-py", "exact_match"), ("fim-java", "exact_match"), ("fim-js", "exact_match"),
              ("humaneval-infill", "exact_match"), ("humaneval-infill", "pass@1"))),
-    Section("Repository-level completion: RepoBench, CrossCodeEval",
-            (("repobench", "exact_match"), ("repobench", "edit_similarity"), ("crosscodeeval", "exact_match"),
-             ("crosscodeeval", "edit_similarity"))),
+    Section("Repository-level completion: RepoBench v1.1, CrossCodeEval",
+            (*((f"repobench-{lang}", metric) for lang in ("python", "java")
+               for metric in ("exact_match", "edit_similarity")),
+             *((f"crosscodeeval-{lang}", metric) for lang in ("python", "java", "typescript", "csharp")
+               for metric in ("exact_match", "edit_similarity", "identifier_exact_match", "identifier_f1")))),
 )
 SUITES = {"starcoder2": STARCODER2}
 
