@@ -13,6 +13,7 @@ from pathlib import Path
 
 from megatron_sc2.evaluation.evaluate import ConfigError, EvalConfig, EvaluationError, evaluate, make_tasks
 from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS
+from megatron_sc2.evaluation.suite import SUITES
 from megatron_sc2.evaluation.tasks import TASKS
 
 DESCRIPTION = """\
@@ -37,6 +38,8 @@ examples:
   # perplexity on a run's held-out data at 16k
   tools/evaluate.py --model hf/ --tasks perplexity --perplexity-data data/valid_content_document \\
       --seq-length 16384 --output eval/
+  # the StarCoder2 paper's table: every task whose files data/ holds, beside the released models' figures
+  tools/evaluate.py --model hf/ --suite starcoder2 --data-dir data/ --allow-code-execution --output eval/
   # follow a training run: evaluate each new checkpoint, append to its metrics file
   tools/evaluate.py --run ckpt/ --tokenizer-model tok/ --metrics-file run/metrics.jsonl --watch \\
       --tasks humaneval --limit 20 --allow-code-execution --output eval/"""
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results folder: samples.jsonl and summary.json (per iteration with --run)")
     p.add_argument("--tasks", type=_csv, default=["humaneval"], metavar="T1,T2",
                    help=f"comma-separated: {', '.join(TASKS)} (default: humaneval)")
+    p.add_argument("--suite", choices=list(SUITES), default=None,
+                   help="every task of the StarCoder2 paper's table whose files --data-dir holds (and --tasks "
+                        "besides), printed in the paper's layout; the others are named with why they did not run")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N problems of each task")
 
     gen = p.add_argument_group("generation")
@@ -115,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "rlimits, with network and file-system access, only when asked for)")
     exe.add_argument("--workers", type=_positive(int), default=None,
                      help=f"programs run at once, at most {SANDBOX_UIDS} (default: CPU count)")
-    exe.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per program (default 10)")
+    exe.add_argument("--timeout", type=_positive(float), default=10.0,
+                     help="seconds per program (default 10); a task whose publisher allows longer (EvalPlus) keeps "
+                          "its own limit")
     exe.add_argument("--memory-mb", type=_positive(int), default=2048,
                      help="address space per program (default 2048)")
 
@@ -130,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--data-dir", type=Path, default=None,
                      help="folder with the benchmarks' files (mbpp.jsonl, multiple-LANG.jsonl, ...: "
                           "docs/evaluation.md), each checked against the sha256 manifest")
+    ext.add_argument("--manifest", type=Path, default=None, metavar="FILE",
+                     help="your own sha256 sums, in manifest.json's format, for files you vouch for: its entries join "
+                          "and override the built-in ones; summary.json records it")
 
     run = p.add_argument_group("following a training run (--run)")
     run.add_argument("--tokenizer-model", type=Path, default=None,
@@ -155,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
         expected_warnings.hide()  # before megatron-core's imports warn
     try:
-        make_tasks(config)
+        make_tasks(config)  # a bad task name or file ends here, before a model loads
         if config.run is not None:
             from megatron_sc2.evaluation.follow import follow  # imports the converter (torch)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from megatron_sc2.data.special_tokens import EOD, FILE_SEP, REPO_NAME
 from megatron_sc2.evaluation.crosscodeeval_keywords import KEYWORDS
 from megatron_sc2.evaluation.string_match import StringMatchTask, edit_similarity
-from megatron_sc2.evaluation.tasks import MANIFEST, Problem, Task, _needs_data_dir, stop_at, verified_records
+from megatron_sc2.evaluation.tasks import MANIFEST, Problem, Task, TaskData, stop_at, verified_records
 
 FILE = "crosscodeeval_data/{}/line_completion_rg1_bm25.jsonl"
 FIELDS = ("prompt", "groundtruth", "crossfile_context", "metadata")
@@ -106,8 +106,8 @@ class CrossCodeEval(StringMatchTask):
         self.parser = python_parser() if language == "python" else None
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir), name.removeprefix("crosscodeeval-"))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), name.removeprefix("crosscodeeval-"), data.manifest)
 
     def problems(self) -> list[Problem]:
         return [Problem(r["metadata"]["task_id"], prompt(r), STOPS, r["groundtruth"], r) for r in self.records]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from megatron_sc2.data.special_tokens import EOD
-from megatron_sc2.evaluation.tasks import MANIFEST, FileTask, Problem, Task, _needs_data_dir, stop_at
+from megatron_sc2.evaluation.tasks import MANIFEST, FileTask, Problem, Task, TaskData, stop_at
 
 TIMED_EXEC = (Path(__file__).resolve().parent / "timed_exec.py").read_text(encoding="utf-8")
 SECONDS = 3  # utils_general.py: check_correctness(code_to_execute, 3)
@@ -95,6 +95,7 @@ class CRUXEval(FileTask):
     """Input prediction (the prediction is a call of f) or output prediction (it is the output's expression)."""
 
     file, fields = "cruxeval.jsonl", ("code", "input", "output", "id")
+    min_timeout_s = SECONDS + 2  # timed_exec.py ends a program a second past SECONDS, as CRUXEval; one to start
 
     def __init__(self, data_dir: Path, output: bool, manifest: Path = MANIFEST):
         super().__init__(data_dir, manifest)
@@ -102,8 +103,8 @@ class CRUXEval(FileTask):
         self.name = "cruxeval-o" if output else "cruxeval-i"
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir), output=name == "cruxeval-o")
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), output=name == "cruxeval-o", manifest=data.manifest)
 
     def problems(self) -> list[Problem]:
         # The oracle answers as the prompt's examples do; post-processing takes the call or the output from it.

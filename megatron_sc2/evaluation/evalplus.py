@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from megatron_sc2.evaluation.evalplus_check import MAX_BUDGET
 from megatron_sc2.evaluation.tasks import (
     HUMANEVAL_STOPS,
     MANIFEST,
@@ -25,15 +26,20 @@ from megatron_sc2.evaluation.tasks import (
     Problem,
     Solution,
     Task,
-    _needs_data_dir,
+    TaskData,
     verified_records,
 )
 
 CHECKER = (Path(__file__).resolve().parent / "evalplus_check.py").read_text(encoding="utf-8")
+# A check program first runs the canonical solution (EvalPlus does that once, untimed), then the sample
+# within EvalPlus's budget, min(60 s, the inputs' limits) + 2 s, which the checker enforces: the sandbox
+# allows the canonical run as long again.
+CHECK_SECONDS = 2 * (MAX_BUDGET + 2)
 
 
 class EvalPlus(Task):
     checks = ("base", "plus")
+    min_timeout_s = CHECK_SECONDS
     dataset: str  # EvalPlus's name: humaneval, mbpp
     file: str
     stops: tuple[str, ...]
@@ -43,14 +49,15 @@ class EvalPlus(Task):
         self.records = verified_records(data_dir, self.file, manifest)
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), data.manifest)
 
     def problems(self) -> list[Problem]:
         problems = []
         for record in self.records:
             prompt = record["prompt"].strip() if self.strip_prompt else record["prompt"]
-            whitespace = record["prompt"][len(prompt):]  # the oracle continues the prompt as shown
+            # the oracle continues the prompt as shown: after the whitespace stripping took off its end
+            whitespace = record["prompt"][len(record["prompt"].rstrip()):] if self.strip_prompt else ""
             problems.append(Problem(record["task_id"], prompt, self.stops, whitespace + record["canonical_solution"],
                                     record))
         return problems

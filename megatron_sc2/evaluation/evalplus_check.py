@@ -4,8 +4,9 @@ interpreter has no site-packages). It ends normally exactly when EvalPlus 0.3.1 
 
 Followed from evalplus (Apache-2.0): `evaluate.get_groundtruth` (the canonical solution's outputs and
 times, inputs deep-copied), `eval.unsafe_execute` / `untrusted_check` (per-input time limit
-max(1 s, 4 x the canonical time), the whole check within min(60 s, their sum) + 2 s, stdout and stderr
-swallowed, exact match else a tolerance of `atol`, 1e-6 for floats, rtol 1e-7; the special oracles),
+max(1 s, 4 x the canonical time), the whole check, within an input too, in min(60 s, their sum) + 2 s,
+stdout and stderr swallowed, exact match else a tolerance of `atol`, 1e-6 for floats, rtol 1e-7; the
+special oracles),
 `data.mbpp.mbpp_deserialize_inputs`; and the fix of find_zero's oracle that followed 0.3.1 (commit
 6eb1e19, #241: 0.3.1 fails every HumanEval/32 solution, the canonical one too). numpy's `allclose` is written out for numbers and nested lists of
 one shape; numpy's broadcasting between nested lists of different shapes is not reproduced (it fails).
@@ -174,13 +175,14 @@ def check(dataset, task_id, entry_point, canonical, solution, inputs, atol):
     deadline = time.monotonic() + min(MAX_BUDGET, sum(limits)) + 2
     inputs = copy.deepcopy(inputs)  # what EvalPlus's worker process receives: a copy
     namespace = {}
-    with swallow_io():
+    with time_limit(deadline - time.monotonic()), swallow_io():  # EvalPlus's budget holds for the whole check
         exec(solution, namespace)  # noqa: S102 (the sandbox runs this program)
         fn = namespace[entry_point]
     for i, inp in enumerate(inputs):
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise TimeoutException(f"past EvalPlus's budget of {deadline - start:.1f} s")
-        with time_limit(limits[i]), swallow_io():
+        with time_limit(min(limits[i], remaining)), swallow_io():
             out = fn(*inp)
         exp = expected[i]
         exact_match = out == exp

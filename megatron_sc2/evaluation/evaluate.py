@@ -16,10 +16,10 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from megatron_sc2.evaluation import results
+from megatron_sc2.evaluation import results, suite
 from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS, Limits, Sandbox, toolchain_missing
 from megatron_sc2.evaluation.scoring import DEFAULT_KS, given_samples, read_completions, score
-from megatron_sc2.evaluation.tasks import PERPLEXITY, Task, make_task
+from megatron_sc2.evaluation.tasks import MANIFEST, PERPLEXITY, DataMissing, Task, make_task, read_manifest
 from megatron_sc2.progress import Progress
 
 
@@ -41,6 +41,7 @@ class EvalConfig:
     run: Path | None = None  # a training run's checkpoint folder (follow.py)
     output: Path
     tasks: tuple[str, ...] = ("humaneval",)  # names in tasks.TASKS
+    suite: str | None = None  # a key of suite.SUITES: its tasks whose files data_dir holds, then `tasks`
     limit: int | None = None  # only the first N problems of each task
     n_samples: int = 1
     temperature: float | None = None  # None: 0 (greedy) for one sample, 0.2 for several
@@ -62,6 +63,7 @@ class EvalConfig:
     seq_length: int = 4096
     perplexity_tokens: int = 1_000_000
     data_dir: Path | None = None
+    manifest: Path | None = None  # the user's sums for further files, over the built-in manifest's
     tokenizer_model: Path | None = None
     metrics_file: Path | None = None
     latest_only: bool = False
@@ -76,6 +78,8 @@ class EvalConfig:
             raise ConfigError("give exactly one of --model, --completions and --run")
         if self.run is not None and (self.tokenizer_model is None or self.metrics_file is None):
             raise ConfigError("--run needs --tokenizer-model and --metrics-file")
+        if self.suite is not None and self.suite not in suite.SUITES:
+            raise ConfigError(f"--suite {self.suite}: no such suite; choose from {', '.join(suite.SUITES)}")
         if self.watch and self.run is None:
             raise ConfigError("--watch follows a run: give --run CKPT_DIR")
         if self.n_samples < 1 or self.limit is not None and self.limit < 1:
@@ -119,14 +123,23 @@ def _json_value(value):
     return str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
 
 
-def make_tasks(config: EvalConfig) -> dict[str, Task | None]:
-    """Every task of config.tasks by name (None for perplexity), checked before anything runs."""
-    tasks = {}
+def make_tasks(config: EvalConfig) -> tuple[dict[str, Task | None], dict[str, str]]:
+    """The tasks to run by name (None for perplexity), checked before anything runs: the suite's whose
+    files are there, then config.tasks; and the suite's tasks left out, with why."""
+    manifest = config.manifest or MANIFEST
+    read_manifest(manifest)  # a bad --manifest ends the run even where no task reads it
+    tasks, left_out = {}, {}
+    for name in suite.tasks(config.suite) if config.suite else ():
+        try:
+            tasks[name] = make_task(name, config.data_dir, manifest)
+        except DataMissing as e:
+            left_out[name] = e.reason
     for name in config.tasks:
         if name == PERPLEXITY and (config.completions or not config.perplexity_data):
             raise EvaluationError("--tasks perplexity needs --model (or --run) and --perplexity-data")
-        tasks[name] = make_task(name, config.data_dir)
-    return tasks
+        if name not in tasks:
+            tasks[name] = make_task(name, config.data_dir, manifest)
+    return tasks, left_out
 
 
 def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | None = None) -> dict:
@@ -140,7 +153,7 @@ def evaluate(config: EvalConfig, model_dir: Path | None = None, output: Path | N
 
 def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
     progress = not config.no_progress
-    tasks = make_tasks(config)
+    tasks, skipped = make_tasks(config)
     given = read_completions(config.completions) if config.completions else None
     generation_tasks = [name for name, task in tasks.items() if task is not None]
     executed = [name for name in generation_tasks if tasks[name].executes]
@@ -168,7 +181,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
             from megatron_sc2.evaluation.generation import Generator
 
             generator = Generator(model_dir, config.device, config.dtype)
-    metrics, records, skipped = {}, [], {}
+    metrics, records = {}, []
     for name, task in tasks.items():
         if task is None:
             from megatron_sc2.evaluation.perplexity import perplexity
@@ -195,6 +208,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
     summary = {
         "metrics": metrics,
         "skipped": skipped,
+        "manifest": results.manifest_record(config.manifest) if config.manifest else None,
         "model": {"path": str(model_dir) if model_dir else None,
                   "weights_sha256": results.weights_sha256(model_dir) if model_dir else None},
         "completions": str(config.completions) if config.completions else None,
@@ -204,7 +218,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
         **results.provenance(),
     }
     results.write(output, summary, records)
-    print(results.table(metrics))
+    print(results.table(metrics, suite.sections(config.suite) if config.suite else (), skipped))
     if generator is not None and generator.stats.samples:
         stats = generator.stats.as_dict()
         print(f"generation: {stats['samples']} samples, {stats['tokens_per_s']:.1f} tokens/s, "

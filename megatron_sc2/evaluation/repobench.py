@@ -27,7 +27,7 @@ from pathlib import Path
 
 from megatron_sc2.data.special_tokens import EOD, FILE_SEP, REPO_NAME
 from megatron_sc2.evaluation.string_match import StringMatchTask, edit_similarity
-from megatron_sc2.evaluation.tasks import MANIFEST, Problem, Task, _needs_data_dir, stop_at, verified_records
+from megatron_sc2.evaluation.tasks import MANIFEST, Problem, Task, TaskData, stop_at, verified_records
 
 # The release's files (huggingface.co/datasets/tianyang/repobench_LANGUAGE_v1.1, as uploaded on 2024-02-05),
 # below --data-dir as `huggingface-cli download` lays them out.
@@ -92,8 +92,8 @@ class RepoBench(StringMatchTask):
                 r for r in records if r["level"] in LEVELS and CREATED[0] <= created(r["created_at"]) <= CREATED[1])
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir), name.removeprefix("repobench-"))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), name.removeprefix("repobench-"), data.manifest)
 
     def problems(self) -> list[Problem]:
         return [Problem(f"{setting}/{i}", prompt(r), STOPS, r["next_line"], r)

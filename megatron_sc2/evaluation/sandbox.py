@@ -41,6 +41,7 @@ that user's processes too, so it is set above the count already running.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import pwd
@@ -54,7 +55,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from megatron_sc2.evaluation.languages import LANGUAGES, Language
@@ -280,6 +281,12 @@ class Sandbox:
             if not self._sandbox_uid_can_run(self._interpreter):
                 raise RuntimeError(f"as root without bubblewrap, programs run as uid {SANDBOX_UID_BASE}+, which cannot "
                                    f"run {sys.executable} nor a system python3: install bubblewrap or python3")
+
+    def with_timeout(self, seconds: float) -> Sandbox:
+        """This sandbox, its uids and slots shared, killing a program after `seconds` instead."""
+        other = copy.copy(self)
+        other.limits = replace(self.limits, timeout_s=seconds)
+        return other
 
     def warning(self) -> str | None:
         if self.isolation == BUBBLEWRAP:

@@ -22,7 +22,7 @@ from megatron_sc2.evaluation.tasks import (
     MANIFEST,
     Problem,
     Task,
-    _needs_data_dir,
+    TaskData,
     fim_prompt,
     verified_records,
 )
@@ -40,8 +40,8 @@ class SantaCoderFIM(StringMatchTask):
         self.records = [r for r in verified_records(data_dir, FILE, manifest, FIELDS) if r["language"] == language]
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir), name.removeprefix("fim-"))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), name.removeprefix("fim-"), data.manifest)
 
     def problems(self) -> list[Problem]:
         return [Problem(r["name"], fim_prompt(r["prompt"], r["suffix"], spm=False), STOPS, r["canonical_solution"], r)

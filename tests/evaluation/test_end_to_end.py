@@ -101,7 +101,7 @@ def test_following_the_run_appends_metrics_the_plot_reads(run, tmp_path):
     metrics_file = tmp_path / "metrics.jsonl"
     metrics_file.write_text((run["root"] / "train" / "metrics.jsonl").read_text())
     follow = ["tools/evaluate.py", "--run", run["root"] / "ckpt", "--tokenizer-model", run["data"]["tokenizer"],
-              "--metrics-file", metrics_file, "--tasks", "humaneval,humaneval-infill", "--limit", 2,
+              "--metrics-file", metrics_file, "--suite", "starcoder2", "--limit", 2,  # no --data-dir: humaneval*
               "--max-new-tokens", 8, "--allow-code-execution", "--output", tmp_path / "eval", "--no-progress"]
     run_tool(*follow)
     evals = [r for r in read_metrics(metrics_file) if "eval/humaneval/pass@1" in r]

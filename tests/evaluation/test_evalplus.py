@@ -10,16 +10,16 @@ inputs, and inputs that only the plus tests reach.
 import gzip
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+from evaluate_tool import DATA, vouched
 
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
 from megatron_sc2.evaluation.sandbox import Limits, Sandbox
 from megatron_sc2.evaluation.scoring import given_samples, read_completions, score
-from megatron_sc2.evaluation.tasks import make_task, sha256
-
-DATA = Path(__file__).parent / "data"
+from megatron_sc2.evaluation.tasks import make_task
 
 HUMANEVAL = {
     "HumanEval/2": ["    return number % 1.0\n",
@@ -105,10 +105,7 @@ def evalplus_verdicts(dataset: str, file: str, samples: Path, cache: Path, monke
 @pytest.mark.parametrize("task_class, dataset, completions",
                          [(HumanEvalPlus, "humaneval", HUMANEVAL), (MbppPlus, "mbpp", MBPP)])
 def test_verdicts_equal_evalplus_own_check_correctness(task_class, dataset, completions, tmp_path, monkeypatch):
-    shutil.copy(DATA / task_class.file, tmp_path / task_class.file)
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({task_class.file: {"sha256": sha256(tmp_path / task_class.file)}}))
-    task = task_class(tmp_path, manifest)
+    task = task_class(tmp_path, vouched(tmp_path, (task_class.file, task_class.file)))
     problems = task.problems()
     samples = write_samples(tmp_path / "samples.jsonl", task_class.file, completions)
     given = given_samples(task, problems, read_completions(samples), samples)
@@ -145,14 +142,38 @@ def test_the_released_files_are_the_manifests_and_a_task_needs_them(tmp_path):
 
 
 def test_prompts_follow_bigcode_harness(tmp_path):
-    shutil.copy(DATA / "HumanEvalPlus.jsonl.gz", tmp_path)
-    shutil.copy(DATA / "MbppPlus.jsonl.gz", tmp_path)
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({f: {"sha256": sha256(tmp_path / f)}
-                                    for f in ("HumanEvalPlus.jsonl.gz", "MbppPlus.jsonl.gz")}))
+    manifest = vouched(tmp_path, *((f, f) for f in ("HumanEvalPlus.jsonl.gz", "MbppPlus.jsonl.gz")))
     human = HumanEvalPlus(tmp_path, manifest).problems()[0]
     assert human.prompt == records("HumanEvalPlus.jsonl.gz")["HumanEval/2"]["prompt"].strip()
     assert "\ndef" in human.stops
     mbpp = MbppPlus(tmp_path, manifest).problems()[0]
     assert mbpp.prompt.startswith('"""\nWrite a function') and mbpp.prompt.endswith('"""\n')
     assert "\nassert" in mbpp.stops
+
+
+def test_the_oracle_continues_a_prompt_stripped_at_both_ends(tmp_path):
+    """HumanEval/83's prompt starts with a newline: the oracle is the stripped prompt's own end, then the
+    canonical solution (not a quote of the docstring again)."""
+    manifest = vouched(tmp_path, ("HumanEvalPlus-83.jsonl.gz", "HumanEvalPlus.jsonl.gz"))
+    (problem,) = HumanEvalPlus(tmp_path, manifest).problems()
+    record = problem.data
+    assert record["prompt"].startswith("\n") and problem.prompt == record["prompt"].strip()
+    assert problem.prompt + problem.reference == record["prompt"].lstrip() + record["canonical_solution"]
+
+
+@pytest.mark.slow  # seconds of CPU in the sandbox
+@pytest.mark.timeout(300)
+def test_a_right_program_slower_than_the_timeout_still_passes_under_evalplus_limits(tmp_path):
+    """HumanEval/83 (HumanEval+ v0.1.10, the whole record): its canonical solution's plus check runs for
+    seconds (the canonical outputs, then the sample, each ~1 s of CPU here). A user's --timeout of 0.5 s
+    cannot fail it: EvalPlus's own limits hold (evalplus 0.3.1's gt_time_limit_factor 4, min_time_limit
+    1 s, a 60 s budget), and the sandbox gives a check their whole span."""
+    manifest = vouched(tmp_path, ("HumanEvalPlus-83.jsonl.gz", "HumanEvalPlus.jsonl.gz"))
+    task = HumanEvalPlus(tmp_path, manifest)
+    problems = task.problems()
+    samples = [[(p.reference, task.program(p, p.reference))] for p in problems]
+    start = time.monotonic()
+    metrics, (record,) = score(task, problems, samples, Sandbox(Limits(timeout_s=0.5), workers=2), ks=(1,),
+                               progress=False)
+    assert time.monotonic() - start > 0.5  # longer than --timeout
+    assert record["base_passed"] and record["plus_passed"] and metrics["pass@1"] == 1.0

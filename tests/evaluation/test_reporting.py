@@ -10,23 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from evaluate_tool import main
 
-from megatron_sc2.evaluation import cli, results
+from megatron_sc2.evaluation import results
 from megatron_sc2.evaluation.generation import GenerationConfig, Generator
 from megatron_sc2.evaluation.tasks import HumanEval
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def main(capsys, *args) -> tuple[int, str, str]:
-    """tools/evaluate.py in this process: (exit status, stdout, stderr)."""
-    try:
-        status = cli.main([*map(str, args), "--no-progress"])
-    except SystemExit as e:  # argparse
-        status = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
 
 
 def oracle(path: Path, count: int) -> Path:
