@@ -76,7 +76,9 @@ def table(metrics: dict[str, dict]) -> str:
     for task, values in metrics.items():
         whole = values.get("problems") == values.get("benchmark_problems", values.get("problems"))
         if not whole:
-            notes.append(f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so "
+            why = f"{values['skipped_problems']} skipped, see summary.json" if values.get("skipped_problems") \
+                else "--limit"
+            notes.append(f"{task}: {values['problems']} of {values['benchmark_problems']} problems ({why}), so "
                          "the paper's full-benchmark figures are not shown")
         for metric, value in values.items():
             if "pass@" in metric or metric in ("exact_match", "edit_similarity", "identifier_exact_match",
