@@ -289,6 +289,7 @@ class MultiPLE(Task):
 # The families in modules of their own build on the above (the package imports this module first).
 from megatron_sc2.evaluation.crosscodeeval import CrossCodeEval
 from megatron_sc2.evaluation.cruxeval import CRUXEval
+from megatron_sc2.evaluation.ds1000 import DS1000
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
 from megatron_sc2.evaluation.gsm8k_pal import GSM8KPAL
 from megatron_sc2.evaluation.repobench import RepoBench
@@ -316,6 +317,7 @@ TASKS: dict[str, type[Task] | None] = {
     "fim-py": SantaCoderFIM,
     "fim-js": SantaCoderFIM,
     "fim-java": SantaCoderFIM,
+    "ds1000": DS1000,
 }
 
 
