@@ -287,6 +287,7 @@ class MultiPLE(Task):
 # ---- the registry ------------------------------------------------------------------------------
 
 # The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.canitedit import CanItEdit
 from megatron_sc2.evaluation.crosscodeeval import CrossCodeEval
 from megatron_sc2.evaluation.cruxeval import CRUXEval
 from megatron_sc2.evaluation.ds1000 import DS1000
@@ -318,6 +319,7 @@ TASKS: dict[str, type[Task] | None] = {
     "fim-js": SantaCoderFIM,
     "fim-java": SantaCoderFIM,
     "ds1000": DS1000,
+    "canitedit": CanItEdit,
 }
 
 
