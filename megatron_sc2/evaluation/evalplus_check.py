@@ -1,6 +1,6 @@
 """EvalPlus's differential test of one solution on one input set, as a program of its own: evalplus.py
-appends `check(...)` to this file's text and the sandbox runs it (standard library only: the sandbox's
-interpreter has no site-packages). It ends normally exactly when EvalPlus 0.3.1 says `pass`.
+appends `check(...)` to this file's text and the sandbox runs it (standard library only: it runs on
+whichever Python the sandbox has). It ends normally exactly when EvalPlus 0.3.1 says `pass`.
 
 Followed from evalplus (Apache-2.0): `evaluate.get_groundtruth` (the canonical solution's outputs and
 times, inputs deep-copied), `eval.unsafe_execute` / `untrusted_check` (per-input time limit

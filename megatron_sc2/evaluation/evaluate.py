@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from megatron_sc2.evaluation import results, suite
+from megatron_sc2.evaluation.libraries import runnable
 from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS, Limits, Sandbox, toolchain_missing
 from megatron_sc2.evaluation.scoring import DEFAULT_KS, given_samples, read_completions, score
 from megatron_sc2.evaluation.tasks import MANIFEST, PERPLEXITY, DataMissing, Task, make_task, read_manifest
@@ -194,7 +195,17 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
             skipped[name] = why
             continue
         benchmark = task.problems()
-        problems = benchmark[: config.limit]
+        problems, environment = benchmark[: config.limit], {}
+        if sandbox is not None and task.executes:
+            problems, environment = runnable(task, problems, sandbox)
+            if environment.get("skipped_problems"):
+                why = (f"the sandbox's Python cannot import {', '.join(environment['skipped_for'])} "
+                       f"(install it for {sandbox.interpreter})")
+                print(f"evaluate: {name}: skipping {environment['skipped_problems']} problems: {why}",
+                      file=sys.stderr)
+                if not problems:
+                    skipped[name] = why
+                    continue
         if given is not None:
             samples = given_samples(task, problems, given, config.completions)
         else:
@@ -202,7 +213,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
             samples = [[(c, task.program(p, c)) for c in (task.postprocess(p, g) for g in drawn)]
                        for p, drawn in zip(problems, raw)]
         metrics[name], task_records = score(task, problems, samples, sandbox, config.k, progress)
-        metrics[name]["benchmark_problems"] = len(benchmark)
+        metrics[name].update(benchmark_problems=len(benchmark), **environment)
         _warn_if_most_fail_to_compile(name, task_records, generated=given is None)
         records += task_records
     summary = {

@@ -115,8 +115,8 @@ def table(metrics: dict[str, dict], sections: Sequence = (), not_run: dict[str, 
               for i in range(len(header))]                              # goes on past the columns
     text = [line if isinstance(line, str) else "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
             for line in lines]
-    notes = [f"{task}: {values['problems']} of {values['benchmark_problems']} problems (--limit), so the paper's "
-             "full-benchmark figures are not shown" for task, values in metrics.items() if not _whole(values)]
+    notes = [f"{task}: {values['problems']} of {values['benchmark_problems']} problems ({_why_fewer(values)}), so "
+             "the paper's full-benchmark figures are not shown" for task, values in metrics.items() if not _whole(values)]
     return "\n".join(text + notes)
 
 
@@ -143,6 +143,11 @@ def _cells(entry, shown: list[str]) -> str | list[str]:
         return entry
     cells, paper = entry
     return cells if paper is None else [*cells, *(f"{paper[m]:.3f}" if m in paper else "-" for m in shown)]
+
+
+def _why_fewer(values: dict) -> str:
+    skipped = values.get("skipped_problems")
+    return f"{skipped} skipped, see summary.json" if skipped else "--limit"
 
 
 def _whole(values: dict) -> bool:

@@ -6,9 +6,10 @@ environment in a fresh folder, in its own session, under resource limits set by 
 the timeout.
 On top of that, the isolation level the machine allows:
 
-- `bubblewrap`: `bwrap` mounts only the system and interpreter folders read-only, a small tmpfs as
-  the working folder, and gives the program new network, PID, IPC and UTS namespaces (no network;
-  every process it starts, daemons included, dies with the sandbox's PID 1).
+- `bubblewrap`: `bwrap` mounts only the system and interpreter folders read-only (with the virtual
+  environment this Python runs in, so programs import its packages: DS-1000's numpy and pandas), a
+  small tmpfs as the working folder, and gives the program new network, PID, IPC and UTS namespaces
+  (no network; every process it starts, daemons included, dies with the sandbox's PID 1).
 - `unshare` (root without bubblewrap): util-linux `unshare` gives the program new network, PID,
   IPC, UTS and mount namespaces (no network; every process dies with its PID 1) and, in the mount
   namespace, fresh tmpfs over /tmp (its folder), /var/tmp and /dev/shm; it runs as its own uid
@@ -216,8 +217,15 @@ def _bwrap_mounts() -> list[str]:
             mounts += ["--ro-bind", folder, folder]
     prefix = os.path.realpath(sys.base_prefix)
     if not prefix.startswith("/usr/"):
-        mounts += ["--ro-bind", prefix, prefix]
+        mounts += _read_only(prefix)
     return [*mounts, "--proc", "/proc", "--dev", "/dev", "--die-with-parent", "--new-session", "--clearenv"]
+
+
+def _read_only(path: str) -> list[str]:
+    """`path` mounted read-only at its own place, the folders above it made passable (bwrap makes them 0700,
+    which a sandbox uid cannot enter: Python would not find its own library there)."""
+    parents = [str(parent) for parent in reversed(Path(path).parents) if parent != Path("/")]
+    return [*(arg for parent in parents for arg in ("--perms", "0755", "--dir", parent)), "--ro-bind", path, path]
 
 
 def toolchain_missing(language: str) -> str | None:
@@ -269,16 +277,16 @@ class Sandbox:
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in self.uids or range(self.workers):
             self._slots.put(slot)
-        self._interpreter = os.path.realpath(sys.executable) if self.isolation == BUBBLEWRAP else sys.executable
+        self.interpreter = sys.executable  # with its packages: bubblewrap mounts its virtual environment
         hidden = self.isolation == UNSHARE and any(
             path.startswith(tuple(folder + "/" for folder in PRIVATE_TMPS))
-            for path in (os.path.abspath(self._interpreter), os.path.realpath(self._interpreter)))
+            for path in (os.path.abspath(self.interpreter), os.path.realpath(self.interpreter)))
         if self.isolation != BUBBLEWRAP and self.as_root and (hidden or not self._sandbox_uid_can_run(
-                self._interpreter)):
+                self.interpreter)):
             # The venv's interpreter may sit under a folder the sandbox uid cannot enter (/root), or that
             # unshare's private /tmp hides.
-            self._interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self._interpreter
-            if not self._sandbox_uid_can_run(self._interpreter):
+            self.interpreter = shutil.which("python3", path="/usr/local/bin:/usr/bin") or self.interpreter
+            if not self._sandbox_uid_can_run(self.interpreter):
                 raise RuntimeError(f"as root without bubblewrap, programs run as uid {SANDBOX_UID_BASE}+, which cannot "
                                    f"run {sys.executable} nor a system python3: install bubblewrap or python3")
 
@@ -298,7 +306,7 @@ class Sandbox:
 
     def python(self, source: str) -> tuple[list[str], dict[str, str]]:
         """The command and files that run `source` as a Python program, under the runner that says it ended."""
-        return [self._interpreter, "-I", RUNNER, "main.py"], {RUNNER: RUNNER_SOURCE, "main.py": source}
+        return [self.interpreter, "-I", RUNNER, "main.py"], {RUNNER: RUNNER_SOURCE, "main.py": source}
 
     def program(self, language: str, source: str) -> tuple:
         """The command, files (and Language, to judge its run) that run `source` in `language` (python or
@@ -366,6 +374,8 @@ class Sandbox:
             mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
             mounts += [arg for path in (language.folders if language else ()) if os.path.exists(path)
                        for arg in ("--ro-bind", path, path)]
+            if language is None and sys.prefix != sys.base_prefix:  # after /tmp's tmpfs, which would hide it there
+                mounts += _read_only(sys.prefix)
             command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
         elif self.isolation == UNSHARE:
             command = _unshare(self.limits.tmpfs_mb, [*drop, *command])

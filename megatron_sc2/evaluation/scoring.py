@@ -134,9 +134,10 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
           sandbox: Sandbox | None, ks: Sequence[int] = DEFAULT_KS, progress: bool = True) -> tuple[dict, list[dict]]:
     """(metrics, one record per sample); a sample is (completion, the program that checks it, or for a task
     with named checks {check: program}: it passes when all do, and each check has its own `CHECK_pass@k`).
-    Every sample's Task.string_metrics (exact match, edit similarity) are averaged over the samples; without a
-    sandbox (no --allow-code-execution), or for a task that executes nothing, they are all there is. A program
-    runs for the sandbox's timeout, or the task's own limit where that is longer."""
+    A task whose problems fall in groups (Task.group) also has each group's `GROUP_pass@k`. Every sample's
+    Task.string_metrics (exact match, edit similarity) are averaged over the samples; without a sandbox (no
+    --allow-code-execution), or for a task that executes nothing, they are all there is. A program runs for
+    the sandbox's timeout, or the task's own limit where that is longer."""
     jobs = [(p, i, c, program) for p, drawn in zip(problems, samples) for i, (c, program) in enumerate(drawn)]
     records = [{"task": task.name, "task_id": p.task_id, "sample": i, "completion": c} for p, i, c, _ in jobs]
     metrics: dict = {"problems": len(problems), "n": min(map(len, samples), default=0)}
@@ -156,12 +157,14 @@ def score(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[tu
     by_sample: list[dict[str, Outcome]] = [{} for _ in jobs]
     for (j, check, _), outcome in zip(runs, outcomes):
         by_sample[j][check] = outcome
-    passed: dict[str, dict[str, list[bool]]] = {}  # check ("" for all) -> task_id -> per sample
+    passed: dict[str, dict[str, list[bool]]] = {}  # check or group ("" for all) -> task_id -> per sample
     for record, (p, *_), checked in zip(records, jobs, by_sample):
         failed = next((o for o in checked.values() if not o.passed), None)
         record.update(passed=failed is None, error=failed.error if failed else None)
         record.update({f"{check}_passed": o.passed for check, o in checked.items() if check})
-        for check, ok in [("", failed is None), *((c, o.passed) for c, o in checked.items() if c)]:
+        group = task.group(p)
+        for check, ok in [("", failed is None), *((c, o.passed) for c, o in checked.items() if c),
+                          *([(group, failed is None)] if group else [])]:
             passed.setdefault(check, {}).setdefault(p.task_id, []).append(ok)
     for check, per_problem in passed.items():
         prefix = f"{check}_" if check else ""

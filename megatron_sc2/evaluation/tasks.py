@@ -51,7 +51,8 @@ class Problem:
 
 
 class Solution(str):
-    """A whole program read from --completions (EvalPlus's `solution` field), not a continuation of the prompt."""
+    """A `solution` read from --completions, not a continuation of the prompt: EvalPlus's whole program, or the
+    answer a benchmark's own scorer takes (DS-1000's code, CanItEdit's edited program)."""
 
 
 def stop_at(text: str, stops: tuple[str, ...]) -> str:
@@ -117,9 +118,21 @@ class Task:
 
     def given(self, problem: Problem, completion: str) -> tuple[str, str]:
         """A completion read from --completions: (the completion as scored, its program). By default it
-        continues `prompt` and is cut at the stops, as a generation is."""
-        completion = self.postprocess(problem, completion)
+        continues `prompt` and is post-processed as a generation is; a Solution is taken as post-processed
+        already (DS-1000's answer, CanItEdit's edited program)."""
+        if not isinstance(completion, Solution):
+            completion = self.postprocess(problem, completion)
         return completion, self.program(problem, completion)
+
+    def modules(self, problem: Problem) -> tuple[str, ...]:
+        """The installed packages (top-level modules) the problem's program imports: where the sandbox's
+        Python cannot import one, the problem is skipped and reported (libraries.py), never scored 0."""
+        return ()
+
+    def group(self, problem: Problem) -> str | None:
+        """The part of the benchmark the problem belongs to, scored apart as `GROUP_pass@k` beside the whole
+        (DS-1000's libraries, CanItEdit's two kinds of instruction); None: no parts."""
+        return None
 
 
 # ---- HumanEval and its infilling ---------------------------------------------------------------
@@ -327,8 +340,10 @@ class MultiPLE(Task):
 # ---- the registry ------------------------------------------------------------------------------
 
 # The families in modules of their own build on the above (the package imports this module first).
+from megatron_sc2.evaluation.canitedit import CanItEdit
 from megatron_sc2.evaluation.crosscodeeval import CrossCodeEval
 from megatron_sc2.evaluation.cruxeval import CRUXEval
+from megatron_sc2.evaluation.ds1000 import DS1000
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
 from megatron_sc2.evaluation.gsm8k_pal import GSM8KPAL
 from megatron_sc2.evaluation.repobench import RepoBench
@@ -356,6 +371,8 @@ TASKS: dict[str, type[Task] | None] = {
     "fim-py": SantaCoderFIM,
     "fim-js": SantaCoderFIM,
     "fim-java": SantaCoderFIM,
+    "ds1000": DS1000,
+    "canitedit": CanItEdit,
 }
 
 

