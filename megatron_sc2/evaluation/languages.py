@@ -17,6 +17,7 @@ never holds (it is closed for every step), so a program cannot pose as having co
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from collections.abc import Callable
@@ -74,11 +75,15 @@ class Language:
     compile_timeout_s: float = 0.0
     verdict: Callable[[int, str, str], str | None] = exit_zero  # (status, stdout, stderr) -> why it failed
     env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # other files beside the program (a build manifest)
     folders: tuple[str, ...] = ()  # configuration outside /usr the toolchain reads (read-only in the sandbox)
+    needs: tuple[str, ...] = ()  # files every program needs besides the tools (headers, libraries' sources)
     # what the toolchain itself needs beyond the sandbox's limits (JVM threads and address space, R's files)
     processes: int = 0
     open_files: int = 0
     memory_mb: int = 0
+    tmpfs_mb: int = 0  # its folder and /tmp, for build outputs (cargo's)
+    file_size_mb: int = 0
     note: str = ""  # where we differ from MultiPL-E's command
 
     def tools(self) -> list[str]:
@@ -87,6 +92,7 @@ class Language:
     def missing(self) -> str | None:
         """Why this language cannot run here, or None."""
         absent = [tool for tool in self.tools() if shutil.which(tool, path=SYSTEM_PATH) is None]
+        absent += [path for path in self.needs if not os.path.exists(path)]
         if absent:
             return f"toolchain missing: {', '.join(absent)} (apt-get install {self.packages})"
         return None
