@@ -27,6 +27,7 @@ from megatron_sc2.evaluation.sandbox import Sandbox
 from megatron_sc2.evaluation.tasks import MANIFEST, Problem, Task, _needs_data_dir, stop_at, verified_records
 
 LANGUAGES = ("python", "js", "java", "go", "cpp", "rust")
+FIELDS = ("task_id", "declaration", "buggy_solution", "canonical_solution", "test", "entry_point")
 STOPS = {  # the harness's LANGUAGE_TO_STOP_WORDS, then what `--prompt issue` and the tokenizer add
     "python": ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\nassert"),
     "go": ("\n//", "\nfunc main(", "struct", "\nfunc"),
@@ -168,10 +169,13 @@ def program(language: str, record: dict, code: str) -> str:
 
 
 class HumanEvalFix(Task):
+    """One language of HumanEvalFix; `pack_language` is HumanEvalPack's name for it, `language` its runner."""
+
     def __init__(self, data_dir: Path, language: str, manifest: Path = MANIFEST):
-        self.name, self.lang = f"humanevalfix-{language}", language
+        self.name, self.pack_language = f"humanevalfix-{language}", language
         self.language = "python" if language == "python" else RUNNERS[language]
-        self.records = verified_records(data_dir, f"humanevalpack-{language}.jsonl", manifest)
+        fields = FIELDS + (("test_setup",) if language == "go" else ())
+        self.records = verified_records(data_dir, f"humanevalpack-{language}.jsonl", manifest, fields)
 
     @classmethod
     def make(cls, name: str, data_dir: Path | None) -> Task:
@@ -181,28 +185,28 @@ class HumanEvalFix(Task):
         return cls(_needs_data_dir(name, data_dir), language)
 
     def problems(self) -> list[Problem]:
-        stops = STOPS.get(self.lang, ()) + ISSUE_STOPS
+        stops = STOPS.get(self.pack_language, ()) + ISSUE_STOPS
         problems = []
         for record in self.records:
-            base = prompt_base(record, self.lang)
-            problems.append(Problem(record["task_id"], issue_prompt(record, self.lang), stops,
+            base = prompt_base(record, self.pack_language)
+            problems.append(Problem(record["task_id"], issue_prompt(record, self.pack_language), stops,
                                     base[len(base.rstrip()):] + record["canonical_solution"], record))
         return problems
 
     def postprocess(self, problem: Problem, generation: str) -> str:
-        code = first_block(stop_at(generation.rstrip(), problem.stops), self.lang)
-        return prompt_base(problem.data, self.lang).rstrip() + code
+        code = first_block(stop_at(generation.rstrip(), problem.stops), self.pack_language)
+        return prompt_base(problem.data, self.pack_language).rstrip() + code
 
     def program(self, problem: Problem, completion: str) -> str:
-        return program(self.lang, problem.data, completion)
+        return program(self.pack_language, problem.data, completion)
 
     def from_harness(self, problem: Problem, generation: str) -> str | None:
         """The harness saves the fixed code itself (the prompt base, then the cut generation)."""
-        return generation if generation.startswith(prompt_base(problem.data, self.lang).rstrip()) else None
+        return generation if generation.startswith(prompt_base(problem.data, self.pack_language).rstrip()) else None
 
     def missing(self, sandbox: Sandbox) -> str | None:
         """Every Python program imports numpy (the harness's imports): the sandbox's Python must have it."""
-        if self.lang != "python":
+        if self.pack_language != "python":
             return super().missing(sandbox)
         if sandbox.run(*sandbox.python("import numpy\n")).passed:
             return None

@@ -78,11 +78,12 @@ class Language:
     files: dict[str, str] = field(default_factory=dict)  # other files beside the program (a build manifest)
     folders: tuple[str, ...] = ()  # configuration outside /usr the toolchain reads (read-only in the sandbox)
     needs: tuple[str, ...] = ()  # files every program needs besides the tools (headers, libraries' sources)
-    # what the toolchain itself needs beyond the sandbox's limits (JVM threads and address space, R's files)
+    # what the toolchain itself needs beyond the sandbox's limits (JVM threads and address space, R's files,
+    # cargo's builds)
     processes: int = 0
     open_files: int = 0
     memory_mb: int = 0
-    tmpfs_mb: int = 0  # its folder and /tmp, for build outputs (cargo's)
+    tmpfs_mb: int = 0  # its folder and /tmp
     file_size_mb: int = 0
     note: str = ""  # where we differ from MultiPL-E's command
 

@@ -35,10 +35,10 @@ SLOW = {"java", "go", "cpp", "rust"}  # compilers take seconds per program on tw
 NEVER_ENDING = ("python", "js", "java", "go")  # C++'s waits 60 s in the same `timeout` step as Java's 10 s
 
 
-def task_of(folder: Path, language: str) -> HumanEvalFix:
-    """The task on a --data-dir holding the fixture's records of `language`, in a manifest of its own."""
+def task_of(folder: Path, language: str, lines: list[str] | None = None) -> HumanEvalFix:
+    """The task on a --data-dir holding the fixture's records of `language` (or `lines`), in a manifest of its own."""
     data = folder / f"humanevalpack-{language}.jsonl"
-    data.write_text("".join(LINES[language]))
+    data.write_text("".join(LINES[language] if lines is None else lines))
     manifest = folder / f"manifest-{language}.json"
     manifest.write_text(json.dumps({data.name: {"sha256": sha256(data), "source": "test"}}))
     return HumanEvalFix(folder, language, manifest)
@@ -142,7 +142,7 @@ def test_a_right_fix_scores_and_the_python_toolchain_is_there(tasks):
         EXPECTED[p.task_id]["cases"]["right"]["fixed"].rstrip() for p in problems]  # the oracle has no ``` after
 
 
-def test_a_missing_toolchain_or_file_and_an_unknown_language_are_one_line(tmp_path):
+def test_a_missing_toolchain_file_or_field_and_an_unknown_language_are_one_line(tmp_path):
     absent = dataclasses.replace(RUNNERS["cpp"], needs=("/nonexistent/boost/any.hpp",))
     assert toolchain_missing(absent) == ("toolchain missing: /nonexistent/boost/any.hpp (apt-get install g++ "
                                          "libboost-dev libssl-dev)")
@@ -151,6 +151,10 @@ def test_a_missing_toolchain_or_file_and_an_unknown_language_are_one_line(tmp_pa
         make_task("humanevalfix-ruby", tmp_path)
     with pytest.raises(ValueError, match=f"^--data-dir {tmp_path}: no humanevalpack-go.jsonl "):
         make_task("humanevalfix-go", tmp_path)
+    record = json.loads(LINES["go"][0])
+    del record["test_setup"]
+    with pytest.raises(ValueError, match="humanevalpack-go.jsonl: record 1 has no test_setup: each record needs "):
+        task_of(tmp_path, "go", [json.dumps(record) + "\n"])
 
 
 @pytest.mark.slow  # runs the harness and its metric on every program again, never-ending ones included
