@@ -106,7 +106,7 @@ class Language:
     def driver(self) -> str:
         """The shell script that compiles and runs `file`, reporting each step's status on fd 3."""
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {"PATH": SYSTEM_PATH, **self.env}.items())
-        lines = ['eval "exec 3>&$1 $1>&-"', f"export {env}"]
+        lines = ['[ "$1" = 3 ] || eval "exec 3>&$1 $1>&-"', f"export {env}"]  # the descriptor may be 3 already
         if self.compile:
             lines += [(f"timeout -k 1 {self.compile_timeout_s:g} {shlex.join(self.compile)} >compile.out 2>&1 "
                        "</dev/null 3>&-"),

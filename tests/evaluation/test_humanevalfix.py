@@ -14,13 +14,14 @@ at hand. test_reference_agrees remakes the file's contents when the mirrors are 
 import dataclasses
 import json
 import os
-import tempfile
+import subprocess
 from pathlib import Path
 
 import pytest
 from evaluation import humanevalfix_reference as reference
 
 from megatron_sc2.evaluation.humanevalfix import RUNNERS, HumanEvalFix
+from megatron_sc2.evaluation.languages import Language
 from megatron_sc2.evaluation.sandbox import Limits, Sandbox, toolchain_missing
 from megatron_sc2.evaluation.scoring import given_samples, score
 from megatron_sc2.evaluation.tasks import make_task, sha256
@@ -157,17 +158,24 @@ def test_a_missing_toolchain_file_or_field_and_an_unknown_language_are_one_line(
         task_of(tmp_path, "go", [json.dumps(record) + "\n"])
 
 
+def test_the_drivers_report_reaches_descriptor_3_too(tmp_path):
+    """The sandbox hands the driver the report descriptor it has free: in a process whose first Sandbox has
+    released its lock files that can be 3, the very number the driver moves it to."""
+    (tmp_path / "run.sh").write_text(Language("true", "true", "main", ("true",), 5, "coreutils").driver())
+    subprocess.run(["bash", "-c", "exec 3>steps; bash run.sh 3"], cwd=tmp_path, check=True)
+    assert (tmp_path / "steps").read_text() == "run 0\n"
+
+
 @pytest.mark.slow  # runs the harness and its metric on every program again, never-ending ones included
 @pytest.mark.skipif(not reference.available(), reason=f"no mirrors of bigcode-evaluation-harness and "
                     f"yh1105/open-freeform-code-qa-suite under {reference.MIRRORS} (set SC2_REFERENCE_MIRRORS)")
-def test_reference_agrees():
+def test_reference_agrees(tmp_path):
     records = {language: [json.loads(line) for line in lines] for language, lines in LINES.items()}
     generations = {task_id: {case: c["generation"] for case, c in problem["cases"].items()}
                    for task_id, problem in EXPECTED.items()}
     executed = tuple(language for language in LINES if language != "rust"
                      and toolchain_missing(RUNNERS.get(language, "python")) is None)
-    with tempfile.TemporaryDirectory() as folder:
-        got = reference.reference_cases(Path(folder), records, generations, executed)
+    got = reference.reference_cases(tmp_path, records, generations, executed)
     assert only_results_of(executed, got) == only_results_of(executed, EXPECTED)
 
 
