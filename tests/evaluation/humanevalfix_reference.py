@@ -15,6 +15,7 @@ in GOPATH mode (GO111MODULE=off, GOPATH=/usr/share/gocode), as our runner does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -81,17 +82,30 @@ def _metric_package(folder: Path) -> types.ModuleType:
         add_start_docstrings=lambda *docs: lambda cls: cls))
     datasets = types.ModuleType("datasets")
     datasets.Features = datasets.Sequence = datasets.Value = lambda *args, **kwargs: None
-    sys.modules.update(evaluate=evaluate, datasets=datasets)
+    for name in [name for name in sys.modules if name.split(".")[0] == "code_eval_octopack"]:
+        del sys.modules[name]
     sys.path.insert(0, str(folder))
     try:
-        for name in [name for name in sys.modules if name.split(".")[0] == "code_eval_octopack"]:
-            del sys.modules[name]
-        import code_eval_octopack  # noqa: F401
+        with _modules(evaluate=evaluate, datasets=datasets):
+            import code_eval_octopack  # noqa: F401
     finally:
         sys.path.remove(str(folder))
-        for name in ("evaluate", "datasets"):
-            del sys.modules[name]
     return sys.modules["code_eval_octopack.code_eval_octopack"]
+
+
+@contextlib.contextmanager
+def _modules(**modules: types.ModuleType):
+    """`modules` importable under their names while the block runs; what was there before, after it."""
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
 
 
 def harness(folder: Path, records: dict[str, list[dict]]) -> tuple[types.SimpleNamespace, _Metric]:
@@ -109,18 +123,10 @@ def harness(folder: Path, records: dict[str, list[dict]]) -> tuple[types.SimpleN
     base.Task = Task
     evaluate = types.ModuleType("evaluate")
     evaluate.load = lambda name: metric
-    saved = {name: sys.modules.get(name) for name in ("bigcode_eval", "bigcode_eval.base", "evaluate")}
-    sys.modules.update({"bigcode_eval": types.ModuleType("bigcode_eval"), "bigcode_eval.base": base,
-                        "evaluate": evaluate})
-    try:
-        source = _source(HARNESS, HARNESS_COMMIT, "bigcode_eval/tasks/humanevalpack.py")
+    source = _source(HARNESS, HARNESS_COMMIT, "bigcode_eval/tasks/humanevalpack.py")
+    with _modules(**{"bigcode_eval": types.ModuleType("bigcode_eval"), "bigcode_eval.base": base,
+                     "evaluate": evaluate}):
         exec(compile(source, "humanevalpack.py", "exec"), namespace)  # noqa: S102
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name)
-            else:
-                sys.modules[name] = module
     return types.SimpleNamespace(**namespace), metric
 
 
