@@ -18,7 +18,7 @@ from pathlib import Path
 
 from megatron_sc2.evaluation import results, suite
 from megatron_sc2.evaluation.libraries import runnable
-from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS, Limits, Sandbox, toolchain_missing
+from megatron_sc2.evaluation.sandbox import SANDBOX_UIDS, Limits, Sandbox
 from megatron_sc2.evaluation.scoring import DEFAULT_KS, given_samples, read_completions, score
 from megatron_sc2.evaluation.tasks import MANIFEST, PERPLEXITY, DataMissing, Task, make_task, read_manifest
 from megatron_sc2.progress import Progress
@@ -190,7 +190,7 @@ def _evaluate(config: EvalConfig, model_dir: Path | None, output: Path) -> dict:
             metrics[name] = perplexity(generator, config.perplexity_data, config.seq_length,
                                        config.perplexity_tokens, max(1, config.batch_size // 4), config.seed, progress)
             continue
-        if task.executes and (why := toolchain_missing(task.language)) is not None and sandbox is not None:
+        if task.executes and sandbox is not None and (why := task.missing(sandbox)) is not None:
             print(f"evaluate: skipping {name}: {why}", file=sys.stderr)
             skipped[name] = why
             continue

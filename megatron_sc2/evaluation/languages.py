@@ -17,6 +17,7 @@ never holds (it is closed for every step), so a program cannot pose as having co
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from collections.abc import Callable
@@ -74,11 +75,16 @@ class Language:
     compile_timeout_s: float = 0.0
     verdict: Callable[[int, str, str], str | None] = exit_zero  # (status, stdout, stderr) -> why it failed
     env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # other files beside the program (a build manifest)
     folders: tuple[str, ...] = ()  # configuration outside /usr the toolchain reads (read-only in the sandbox)
-    # what the toolchain itself needs beyond the sandbox's limits (JVM threads and address space, R's files)
+    needs: tuple[str, ...] = ()  # files every program needs besides the tools (headers, libraries' sources)
+    # what the toolchain itself needs beyond the sandbox's limits (JVM threads and address space, R's files,
+    # cargo's builds)
     processes: int = 0
     open_files: int = 0
     memory_mb: int = 0
+    tmpfs_mb: int = 0  # its folder and /tmp
+    file_size_mb: int = 0
     note: str = ""  # where we differ from MultiPL-E's command
 
     def tools(self) -> list[str]:
@@ -87,6 +93,7 @@ class Language:
     def missing(self) -> str | None:
         """Why this language cannot run here, or None."""
         absent = [tool for tool in self.tools() if shutil.which(tool, path=SYSTEM_PATH) is None]
+        absent += [path for path in self.needs if not os.path.exists(path)]
         if absent:
             return f"toolchain missing: {', '.join(absent)} (apt-get install {self.packages})"
         return None
@@ -99,7 +106,7 @@ class Language:
     def driver(self) -> str:
         """The shell script that compiles and runs `file`, reporting each step's status on fd 3."""
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {"PATH": SYSTEM_PATH, **self.env}.items())
-        lines = ['eval "exec 3>&$1 $1>&-"', f"export {env}"]
+        lines = ['[ "$1" = 3 ] || eval "exec 3>&$1 $1>&-"', f"export {env}"]  # the descriptor may be 3 already
         if self.compile:
             lines += [(f"timeout -k 1 {self.compile_timeout_s:g} {shlex.join(self.compile)} >compile.out 2>&1 "
                        "</dev/null 3>&-"),

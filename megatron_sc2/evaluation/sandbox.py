@@ -228,8 +228,11 @@ def _read_only(path: str) -> list[str]:
     return [*(arg for parent in parents for arg in ("--perms", "0755", "--dir", parent)), "--ro-bind", path, path]
 
 
-def toolchain_missing(language: str) -> str | None:
-    """Why programs in `language` cannot run here, or None when they can."""
+def toolchain_missing(language: str | Language) -> str | None:
+    """Why programs in `language` (python, a key of LANGUAGES, or a task's own Language) cannot run here,
+    or None when they can."""
+    if isinstance(language, Language):
+        return language.missing()
     if language == "python":
         return None
     if language not in LANGUAGES:
@@ -308,13 +311,13 @@ class Sandbox:
         """The command and files that run `source` as a Python program, under the runner that says it ended."""
         return [self.interpreter, "-I", RUNNER, "main.py"], {RUNNER: RUNNER_SOURCE, "main.py": source}
 
-    def program(self, language: str, source: str) -> tuple:
-        """The command, files (and Language, to judge its run) that run `source` in `language` (python or
-        a key of LANGUAGES): a shell script compiles and runs it as MultiPL-E does (languages.py)."""
+    def program(self, language: str | Language, source: str) -> tuple:
+        """The command, files (and Language, to judge its run) that run `source` in `language` (python, a key
+        of LANGUAGES, or a task's own Language): a shell script compiles and runs it (languages.py)."""
         if language == "python":
             return self.python(source)
-        lang = LANGUAGES[language]
-        return ["/bin/bash", DRIVER], {lang.file: source, DRIVER: lang.driver()}, lang
+        lang = language if isinstance(language, Language) else LANGUAGES[language]
+        return ["/bin/bash", DRIVER], {lang.file: source, **lang.files, DRIVER: lang.driver()}, lang
 
     def _sandbox_uid_can_run(self, path: str) -> bool:
         try:
@@ -367,9 +370,10 @@ class Sandbox:
             command = [*command, str(steps)]
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if self.as_root else []
         popen_user = {}
+        tmpfs_mb = max(self.limits.tmpfs_mb, language.tmpfs_mb if language else 0)
         if self.isolation == BUBBLEWRAP:
             inside = "/sandbox"
-            size = ["--perms", "1777", "--size", str(self.limits.tmpfs_mb * 2**20)]
+            size = ["--perms", "1777", "--size", str(tmpfs_mb * 2**20)]
             mounts = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", inside]
             mounts += [arg for name in files for arg in ("--ro-bind", str(work / name), f"{inside}/{name}")]
             mounts += [arg for path in (language.folders if language else ()) if os.path.exists(path)
@@ -378,7 +382,7 @@ class Sandbox:
                 mounts += _read_only(sys.prefix)
             command = ["bwrap", *_bwrap_mounts(), *_namespaces(), *mounts, "--chdir", inside, "--", *drop, *command]
         elif self.isolation == UNSHARE:
-            command = _unshare(self.limits.tmpfs_mb, [*drop, *command])
+            command = _unshare(tmpfs_mb, [*drop, *command])
         elif self.as_root:
             popen_user = {"user": uid, "group": uid, "extra_groups": []}
         command = [*self._prlimit(language), "--", *command]
@@ -424,14 +428,16 @@ class Sandbox:
         limits = self.limits
         processes, open_files, memory_mb, seconds = limits.processes, limits.open_files, limits.memory_mb, \
             limits.timeout_s
+        file_size_mb = limits.file_size_mb
         if language is not None:
             processes, open_files = max(processes, language.processes), max(open_files, language.open_files)
             memory_mb, seconds = max(memory_mb, language.memory_mb), language.seconds
+            file_size_mb = max(file_size_mb, language.file_size_mb)
         if not self.as_root:
             processes += _count_processes(os.geteuid())
         return [
             "prlimit", f"--as={memory_mb * 2**20}", f"--cpu={int(seconds) + 1}",
-            f"--fsize={limits.file_size_mb * 2**20}", f"--nofile={open_files}", f"--nproc={processes}", "--core=0",
+            f"--fsize={file_size_mb * 2**20}", f"--nofile={open_files}", f"--nproc={processes}", "--core=0",
         ]
 
 

@@ -88,11 +88,11 @@ def given_samples(task: Task, problems: Sequence[Problem], given: Given, path: P
             raise CompletionsError(f"--completions {path}: generations for {len(given)} problems, {task.name} has "
                                    f"{len(problems)}: give --limit {len(given)}")
         for problem, programs in zip(problems, given):
-            if not all(program.startswith(problem.prompt) for program in programs):
+            completions = [task.from_harness(problem, program) for program in programs]
+            if None in completions:
                 raise CompletionsError(f"--completions {path}: a generation for {problem.task_id} does not start "
                                        f"with its prompt: not bigcode-evaluation-harness generations of {task.name} "
                                        "in problem order")
-            completions = [program[len(problem.prompt):] for program in programs]
             found.append([(c, task.program(problem, c)) for c in completions])
     else:
         for problem in problems:

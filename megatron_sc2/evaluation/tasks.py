@@ -37,6 +37,8 @@ from importlib import resources
 from pathlib import Path
 
 from megatron_sc2.data.special_tokens import EOD, FILE_SEP, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from megatron_sc2.evaluation.languages import Language
+from megatron_sc2.evaluation.sandbox import Sandbox, toolchain_missing
 
 MANIFEST = Path(__file__).resolve().parent / "manifest.json"
 
@@ -86,10 +88,11 @@ class TaskData:
 
 class Task:
     """A benchmark: `problems()` to prompt with, `program()` to run a completion's tests.
-    `language` names the toolchain the programs need (see languages.LANGUAGES)."""
+    `language` names the toolchain the programs need (see languages.LANGUAGES), or is a Language of the
+    task's own where its evaluator runs programs otherwise than MultiPL-E."""
 
     name: str
-    language: str = "python"
+    language: str | Language = "python"
     exact_match: bool = False  # also report whether the stripped completion equals the reference
     checks: tuple[str, ...] = ()  # named checks: program() gives {check: source}, a sample passes when all do
     executes: bool = True  # False: scored by string_metrics() alone; program() is never asked for
@@ -133,6 +136,15 @@ class Task:
         """The part of the benchmark the problem belongs to, scored apart as `GROUP_pass@k` beside the whole
         (DS-1000's libraries, CanItEdit's two kinds of instruction); None: no parts."""
         return None
+
+    def from_harness(self, problem: Problem, generation: str) -> str | None:
+        """A bigcode-evaluation-harness generation (--save_generations) as the completion program() takes, or
+        None when it is none of this problem's. By default it is the prompt, then the completion."""
+        return generation[len(problem.prompt):] if generation.startswith(problem.prompt) else None
+
+    def missing(self, sandbox: Sandbox) -> str | None:
+        """Why this task's programs cannot run in `sandbox` (a toolchain not installed), or None."""
+        return toolchain_missing(self.language)
 
 
 # ---- HumanEval and its infilling ---------------------------------------------------------------
@@ -346,6 +358,7 @@ from megatron_sc2.evaluation.cruxeval import CRUXEval
 from megatron_sc2.evaluation.ds1000 import DS1000
 from megatron_sc2.evaluation.evalplus import HumanEvalPlus, MbppPlus
 from megatron_sc2.evaluation.gsm8k_pal import GSM8KPAL
+from megatron_sc2.evaluation.humanevalfix import HumanEvalFix
 from megatron_sc2.evaluation.repobench import RepoBench
 from megatron_sc2.evaluation.santacoder_fim import SantaCoderFIM
 
@@ -373,12 +386,13 @@ TASKS: dict[str, type[Task] | None] = {
     "fim-java": SantaCoderFIM,
     "ds1000": DS1000,
     "canitedit": CanItEdit,
+    "humanevalfix-LANG": HumanEvalFix,  # LANG: python, js, java, go, cpp, rust
 }
 
 
 def registry_key(name: str) -> str:
-    """The key in TASKS of the task called `name`."""
-    return "multiple-LANG" if name.startswith("multiple-") else name
+    """The key in TASKS of the task called `name` (`multiple-rs` is `multiple-LANG`'s)."""
+    return next((key for key in TASKS if key.endswith("-LANG") and name.startswith(key.removesuffix("LANG"))), name)
 
 
 def make_task(name: str, data_dir: Path | None, manifest: Path = MANIFEST) -> Task | None:
