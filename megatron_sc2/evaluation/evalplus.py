@@ -21,13 +21,10 @@ from pathlib import Path
 from megatron_sc2.evaluation.evalplus_check import MAX_BUDGET
 from megatron_sc2.evaluation.tasks import (
     HUMANEVAL_STOPS,
-    MANIFEST,
     MBPP_STOPS,
+    FileTask,
     Problem,
     Solution,
-    Task,
-    TaskData,
-    verified_records,
 )
 
 CHECKER = (Path(__file__).resolve().parent / "evalplus_check.py").read_text(encoding="utf-8")
@@ -37,20 +34,13 @@ CHECKER = (Path(__file__).resolve().parent / "evalplus_check.py").read_text(enco
 CHECK_SECONDS = 2 * (MAX_BUDGET + 2)
 
 
-class EvalPlus(Task):
+class EvalPlus(FileTask):
     checks = ("base", "plus")
     min_timeout_s = CHECK_SECONDS
     dataset: str  # EvalPlus's name: humaneval, mbpp
     file: str
     stops: tuple[str, ...]
     strip_prompt: bool
-
-    def __init__(self, data_dir: Path, manifest: Path = MANIFEST):
-        self.records = verified_records(data_dir, self.file, manifest)
-
-    @classmethod
-    def make(cls, name: str, data: TaskData) -> Task:
-        return cls(data.directory(name), data.manifest)
 
     def problems(self) -> list[Problem]:
         problems = []
